@@ -1,0 +1,193 @@
+//! PUBACK, PUBREC, PUBREL and PUBCOMP (3.1.1 sections 3.4-3.7, 5.0 sections 3.4-3.7):
+//! four packets with one layout, a packet identifier, a reason code and properties.
+
+use super::primitives::{Reader, Sink};
+use super::properties::AckProperties;
+use super::{
+    Body, DecodeError, EncodeError, PacketType, PubAckReasonCode, PubCompReasonCode,
+    PubRecReasonCode, PubRelReasonCode,
+};
+use crate::types::{PacketId, ProtocolVersion};
+use bytes::Bytes;
+
+/// Reads the shared layout; the reason code byte is 0 when the packet leaves it out.
+fn decode_ack(
+    frame: &Bytes,
+    version: ProtocolVersion,
+    packet: PacketType,
+) -> Result<(PacketId, u8, AckProperties), DecodeError> {
+    // 3.1.1: exactly the packet identifier.
+    if !version.is_v5() && frame.len() != 2 {
+        return Err(DecodeError::InvalidRemainingLength {
+            packet,
+            len: frame.len() as u32,
+        });
+    }
+    let mut r = Reader::new(frame);
+    // [MQTT-2.3.1-6] (3.1.1) / [MQTT-2.2.1-5] (5.0): the identifier of the PUBLISH, never 0.
+    let packet_id = r.packet_id(packet)?;
+    // 5.0 section 3.4.2.1: Remaining Length 2 means reason 0x00 and no properties, 3 means
+    // no properties.
+    let code = if r.is_empty() {
+        0
+    } else {
+        r.u8("reason code")?
+    };
+    let properties = if r.is_empty() {
+        AckProperties::default()
+    } else {
+        AckProperties::decode(&mut r, packet)?
+    };
+    r.expect_end(packet)?;
+    Ok((packet_id, code, properties))
+}
+
+fn check_ack(
+    version: ProtocolVersion,
+    success: bool,
+    properties: &AckProperties,
+) -> Result<(), EncodeError> {
+    if version == ProtocolVersion::V311 {
+        if !success {
+            return Err(EncodeError::NotInVersion {
+                what: "acknowledgement reason codes",
+            });
+        }
+        if !properties.is_empty() {
+            return Err(EncodeError::NotInVersion {
+                what: "acknowledgement properties",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The canonical form leaves the reason code out only when it is 0 and there are no
+/// properties, and otherwise writes the property length even when it is 0.
+fn emit_ack<S: Sink>(
+    s: &mut S,
+    version: ProtocolVersion,
+    packet_id: PacketId,
+    code: u8,
+    properties: &AckProperties,
+) {
+    s.put_u16(packet_id.get());
+    if version.is_v5() && (code != 0 || !properties.is_empty()) {
+        s.put_u8(code);
+        s.put_properties(properties);
+    }
+}
+
+macro_rules! publish_ack {
+    ($(#[$meta:meta])* $name:ident, $reason:ident, $packet:expr, $flags:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $name {
+            /// The packet identifier of the message.
+            pub packet_id: PacketId,
+            /// The outcome (always success in MQTT 3.1.1).
+            pub reason_code: $reason,
+            /// MQTT 5 properties.
+            pub properties: AckProperties,
+        }
+
+        impl $name {
+            /// A successful acknowledgement without properties.
+            pub fn new(packet_id: PacketId) -> Self {
+                $name {
+                    packet_id,
+                    reason_code: $reason::Success,
+                    properties: AckProperties::default(),
+                }
+            }
+
+            pub(crate) fn decode(frame: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+                let (packet_id, code, properties) = decode_ack(frame, version, $packet)?;
+                let reason_code = $reason::from_byte(code).ok_or(DecodeError::InvalidReasonCode {
+                    packet: $packet,
+                    code,
+                })?;
+                Ok($name {
+                    packet_id,
+                    reason_code,
+                    properties,
+                })
+            }
+        }
+
+        impl Body for $name {
+            #[inline]
+            fn first_byte(&self) -> u8 {
+                ($packet as u8) << 4 | $flags
+            }
+
+            #[inline]
+            fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+                check_ack(version, self.reason_code == $reason::Success, &self.properties)
+            }
+
+            #[inline]
+            fn emit<S: Sink>(&self, version: ProtocolVersion, s: &mut S) {
+                emit_ack(s, version, self.packet_id, self.reason_code.value(), &self.properties);
+            }
+        }
+    };
+}
+
+// [MQTT-3.4.2-1]: a reason code outside the PUBACK set is refused by `from_byte`.
+publish_ack!(
+    /// PUBACK: the receiver's answer to a QoS 1 PUBLISH.
+    ///
+    /// ```
+    /// use mqtt_sansio::{PacketId, PubAck, PubAckReasonCode};
+    /// let ack = PubAck::new(PacketId::new(5).unwrap());
+    /// assert_eq!(ack.reason_code, PubAckReasonCode::Success);
+    /// ```
+    PubAck,
+    PubAckReasonCode,
+    PacketType::PubAck,
+    0b0000
+);
+
+// [MQTT-3.5.2-1]: a reason code outside the PUBREC set is refused by `from_byte`.
+publish_ack!(
+    /// PUBREC: the receiver's first answer to a QoS 2 PUBLISH.
+    ///
+    /// ```
+    /// use mqtt_sansio::{PacketId, PubRec};
+    /// assert_eq!(PubRec::new(PacketId::MIN).packet_id.get(), 1);
+    /// ```
+    PubRec,
+    PubRecReasonCode,
+    PacketType::PubRec,
+    0b0000
+);
+
+// [MQTT-3.6.2-1]: a reason code outside the PUBREL set is refused by `from_byte`.
+publish_ack!(
+    /// PUBREL: the sender releases a QoS 2 message after PUBREC.
+    ///
+    /// ```
+    /// use mqtt_sansio::{PacketId, PubRel};
+    /// assert_eq!(PubRel::new(PacketId::MAX).packet_id.get(), 65_535);
+    /// ```
+    PubRel,
+    PubRelReasonCode,
+    PacketType::PubRel,
+    0b0010
+);
+
+// [MQTT-3.7.2-1]: a reason code outside the PUBCOMP set is refused by `from_byte`.
+publish_ack!(
+    /// PUBCOMP: the receiver completes a QoS 2 flow after PUBREL.
+    ///
+    /// ```
+    /// use mqtt_sansio::{PacketId, PubComp, PubCompReasonCode};
+    /// let done = PubComp::new(PacketId::new(3).unwrap());
+    /// assert!(!done.reason_code.is_error());
+    /// ```
+    PubComp,
+    PubCompReasonCode,
+    PacketType::PubComp,
+    0b0000
+);

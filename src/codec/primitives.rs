@@ -1,0 +1,349 @@
+//! The two halves of every packet codec: `Reader`, a bounded cursor over one received
+//! packet that hands out zero-copy slices, and `Sink`, the output of the single `emit`
+//! function each packet has, implemented once to count bytes and once to write them.
+
+use super::properties::{Properties, PropertyId};
+use super::{DecodeError, PacketType, varint};
+use crate::string::{self, MqttString, Scanned, StringError};
+use crate::topic::{TopicError, TopicName};
+use crate::types::PacketId;
+use bytes::{BufMut, Bytes};
+
+/// A cursor over `frame[pos..end]`. Every read is bounds-checked against `end`, so a
+/// length field can never make a read escape its packet or its property block.
+#[derive(Clone)]
+pub(crate) struct Reader<'a> {
+    frame: &'a Bytes,
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(frame: &'a Bytes) -> Self {
+        Reader {
+            frame,
+            pos: 0,
+            end: frame.len(),
+        }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.end - self.pos
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos == self.end
+    }
+
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::UnexpectedEnd { field });
+        }
+        let frame: &'a [u8] = self.frame;
+        let out = &frame[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.take(1, field)?[0])
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+        let b = self.take(2, field)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        let b = self.take(4, field)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub(crate) fn varint(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        let frame: &'a [u8] = self.frame;
+        match varint::decode(&frame[self.pos..self.end]) {
+            Ok(Some((value, used))) => {
+                self.pos += used;
+                Ok(value)
+            }
+            Ok(None) => Err(DecodeError::UnexpectedEnd { field }),
+            Err(_) => Err(DecodeError::MalformedVarInt { field }),
+        }
+    }
+
+    /// A non-zero packet identifier.
+    #[inline]
+    pub(crate) fn packet_id(&mut self, packet: PacketType) -> Result<PacketId, DecodeError> {
+        let id = self.u16("packet identifier")?;
+        // [MQTT-2.3.1-1] (3.1.1) / [MQTT-2.2.1-3], [MQTT-2.2.1-5] (5.0): never zero.
+        PacketId::new(id).ok_or(DecodeError::ZeroPacketId { packet })
+    }
+
+    /// The next `n` bytes as a slice of the frame (no copy).
+    #[inline]
+    pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes, DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::UnexpectedEnd { field });
+        }
+        let out = self.frame.slice(self.pos..self.pos + n);
+        self.pos += n;
+        Ok(out)
+    }
+
+    /// Binary Data: a two-byte length, then that many bytes.
+    pub(crate) fn binary(&mut self, field: &'static str) -> Result<Bytes, DecodeError> {
+        let len = self.u16(field)?;
+        self.bytes(usize::from(len), field)
+    }
+
+    /// A UTF-8 Encoded String, checked but not yet sliced out of the frame.
+    #[inline]
+    pub(crate) fn str_slice(
+        &mut self,
+        field: &'static str,
+    ) -> Result<(&'a [u8], Scanned), DecodeError> {
+        let len = self.u16(field)?;
+        let raw = self.take(usize::from(len), field)?;
+        let scanned = string::check(raw).map_err(|e| string_error(e, field))?;
+        Ok((raw, scanned))
+    }
+
+    /// The frame bytes `raw`, which this reader handed out, as shared `Bytes`.
+    #[inline]
+    fn share(&self, raw: &[u8]) -> Bytes {
+        self.frame.slice_ref(raw)
+    }
+
+    /// A UTF-8 Encoded String as shared bytes, with what the check found.
+    #[inline]
+    pub(crate) fn string_bytes(
+        &mut self,
+        field: &'static str,
+    ) -> Result<(Bytes, Scanned), DecodeError> {
+        let (raw, scanned) = self.str_slice(field)?;
+        Ok((self.share(raw), scanned))
+    }
+
+    /// A UTF-8 Encoded String.
+    #[inline]
+    pub(crate) fn string(&mut self, field: &'static str) -> Result<MqttString, DecodeError> {
+        let (raw, _) = self.str_slice(field)?;
+        Ok(MqttString::from_checked(self.share(raw)))
+    }
+
+    /// A Topic Name. `allow_empty` is for the PUBLISH topic of MQTT 5, which may be
+    /// empty when a Topic Alias stands in for it; the caller checks that case.
+    #[inline]
+    pub(crate) fn topic_name(
+        &mut self,
+        field: &'static str,
+        allow_empty: bool,
+    ) -> Result<TopicName, DecodeError> {
+        let (raw, scanned) = self.str_slice(field)?;
+        // [MQTT-4.7.3-1]: at least one character.
+        if raw.is_empty() && !allow_empty {
+            return Err(DecodeError::InvalidTopicName {
+                field,
+                error: TopicError::Empty,
+            });
+        }
+        // [MQTT-3.3.2-2], [MQTT-4.7.1-1] (3.1.1), [MQTT-4.7.0-1] (5.0): no wildcards.
+        if scanned.has_wildcard {
+            return Err(DecodeError::InvalidTopicName {
+                field,
+                error: TopicError::WildcardInName,
+            });
+        }
+        Ok(TopicName::from_checked(MqttString::from_checked(
+            self.share(raw),
+        )))
+    }
+
+    /// The next `n` bytes as a reader of their own, e.g. for a property block.
+    pub(crate) fn sub(&mut self, n: usize, field: &'static str) -> Result<Reader<'a>, DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::UnexpectedEnd { field });
+        }
+        let sub = Reader {
+            frame: self.frame,
+            pos: self.pos,
+            end: self.pos + n,
+        };
+        self.pos += n;
+        Ok(sub)
+    }
+
+    /// The bytes between two positions of this reader, shared with the frame.
+    pub(crate) fn slice_between(&self, start: usize, end: usize) -> Bytes {
+        self.frame.slice(start..end)
+    }
+
+    /// Fails unless every byte has been read.
+    #[inline]
+    pub(crate) fn expect_end(&self, packet: PacketType) -> Result<(), DecodeError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes {
+                packet,
+                len: self.remaining(),
+            })
+        }
+    }
+}
+
+pub(crate) fn string_error(e: StringError, field: &'static str) -> DecodeError {
+    match e {
+        StringError::NullCharacter => DecodeError::NullCharacter { field },
+        // A two-byte length cannot describe more than 65,535 bytes, so only
+        // malformed UTF-8 is left.
+        _ => DecodeError::InvalidUtf8 { field },
+    }
+}
+
+/// Where `emit` functions send their output.
+pub(crate) trait Sink {
+    fn put_u8(&mut self, v: u8);
+    fn put_u16(&mut self, v: u16);
+    fn put_u32(&mut self, v: u32);
+    fn put_varint(&mut self, v: u32);
+    fn put_slice(&mut self, b: &[u8]);
+    /// A property block: its Variable Byte Integer length, then the properties.
+    fn put_properties<P: Properties>(&mut self, p: &P);
+
+    /// A field with a two-byte length prefix; callers have checked `b.len() <= 65535`.
+    #[inline]
+    fn put_prefixed(&mut self, b: &[u8]) {
+        self.put_u16(b.len() as u16);
+        self.put_slice(b);
+    }
+
+    #[inline]
+    fn prop_u8(&mut self, id: PropertyId, v: Option<u8>) {
+        if let Some(v) = v {
+            self.put_u8(id as u8);
+            self.put_u8(v);
+        }
+    }
+
+    #[inline]
+    fn prop_bool(&mut self, id: PropertyId, v: Option<bool>) {
+        self.prop_u8(id, v.map(u8::from));
+    }
+
+    #[inline]
+    fn prop_u16(&mut self, id: PropertyId, v: Option<u16>) {
+        if let Some(v) = v {
+            self.put_u8(id as u8);
+            self.put_u16(v);
+        }
+    }
+
+    #[inline]
+    fn prop_u32(&mut self, id: PropertyId, v: Option<u32>) {
+        if let Some(v) = v {
+            self.put_u8(id as u8);
+            self.put_u32(v);
+        }
+    }
+
+    #[inline]
+    fn prop_varint(&mut self, id: PropertyId, v: u32) {
+        self.put_u8(id as u8);
+        self.put_varint(v);
+    }
+
+    #[inline]
+    fn prop_bytes(&mut self, id: PropertyId, v: Option<&[u8]>) {
+        if let Some(v) = v {
+            self.put_u8(id as u8);
+            self.put_prefixed(v);
+        }
+    }
+
+    #[inline]
+    fn prop_str(&mut self, id: PropertyId, v: Option<&MqttString>) {
+        self.prop_bytes(id, v.map(MqttString::as_bytes));
+    }
+}
+
+/// Counts the bytes an `emit` would write.
+#[derive(Default)]
+pub(crate) struct Counter(pub(crate) usize);
+
+impl Sink for Counter {
+    #[inline]
+    fn put_u8(&mut self, _: u8) {
+        self.0 += 1;
+    }
+    #[inline]
+    fn put_u16(&mut self, _: u16) {
+        self.0 += 2;
+    }
+    #[inline]
+    fn put_u32(&mut self, _: u32) {
+        self.0 += 4;
+    }
+    #[inline]
+    fn put_varint(&mut self, v: u32) {
+        self.0 += varint::len(v);
+    }
+    #[inline]
+    fn put_slice(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+    #[inline]
+    fn put_properties<P: Properties>(&mut self, p: &P) {
+        let len = p.wire_len();
+        self.0 += varint::len(len as u32) + len;
+    }
+}
+
+/// Writes what an `emit` produces into a `BufMut` that has room for all of it.
+pub(crate) struct Writer<'a, B: BufMut>(pub(crate) &'a mut B);
+
+impl<B: BufMut> Sink for Writer<'_, B> {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        self.0.put_u8(v);
+    }
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        self.0.put_u16(v);
+    }
+    #[inline]
+    fn put_u32(&mut self, v: u32) {
+        self.0.put_u32(v);
+    }
+    #[inline]
+    fn put_varint(&mut self, mut v: u32) {
+        loop {
+            let mut byte = (v & 0x7F) as u8;
+            v >>= 7;
+            if v > 0 {
+                byte |= 0x80;
+            }
+            self.0.put_u8(byte);
+            if v == 0 {
+                break;
+            }
+        }
+    }
+    #[inline]
+    fn put_slice(&mut self, b: &[u8]) {
+        self.0.put_slice(b);
+    }
+    #[inline]
+    fn put_properties<P: Properties>(&mut self, p: &P) {
+        self.put_varint(p.wire_len() as u32);
+        p.emit(self);
+    }
+}

@@ -1,0 +1,374 @@
+//! MQTT 5 properties: one struct per packet type (each holding exactly the properties
+//! the spec allows there), the shared decoding loop, and the zero-copy user property
+//! list.
+
+mod sets;
+mod user;
+
+pub use sets::{
+    AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
+    PublishProperties, SubscribeProperties, UnsubscribeProperties, WillProperties,
+};
+pub use user::{SubscriptionIds, UserProperties};
+
+use super::primitives::{Counter, Reader, Sink};
+use super::{DecodeError, EncodeError, PacketType};
+use crate::string::MqttString;
+use crate::topic::TopicName;
+use crate::types::SubscriptionId;
+use bytes::Bytes;
+use core::num::{NonZeroU16, NonZeroU32};
+
+/// The identifier of an MQTT 5 property (section 2.2.2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum PropertyId {
+    /// 0x01, byte: whether the payload is UTF-8.
+    PayloadFormatIndicator = 0x01,
+    /// 0x02, four-byte integer: message lifetime in seconds.
+    MessageExpiryInterval = 0x02,
+    /// 0x03, string: MIME type of the payload.
+    ContentType = 0x03,
+    /// 0x08, string: topic for a response.
+    ResponseTopic = 0x08,
+    /// 0x09, binary: correlates a response with its request.
+    CorrelationData = 0x09,
+    /// 0x0B, variable byte integer: identifier of a subscription.
+    SubscriptionIdentifier = 0x0B,
+    /// 0x11, four-byte integer: session lifetime in seconds after disconnect.
+    SessionExpiryInterval = 0x11,
+    /// 0x12, string: client identifier the server assigned.
+    AssignedClientIdentifier = 0x12,
+    /// 0x13, two-byte integer: keep alive the server imposes.
+    ServerKeepAlive = 0x13,
+    /// 0x15, string: enhanced authentication method.
+    AuthenticationMethod = 0x15,
+    /// 0x16, binary: enhanced authentication data.
+    AuthenticationData = 0x16,
+    /// 0x17, byte: whether reason strings and user properties may be sent on failures.
+    RequestProblemInformation = 0x17,
+    /// 0x18, four-byte integer: delay before the Will is published.
+    WillDelayInterval = 0x18,
+    /// 0x19, byte: whether the server should return Response Information.
+    RequestResponseInformation = 0x19,
+    /// 0x1A, string: basis for response topics.
+    ResponseInformation = 0x1A,
+    /// 0x1C, string: another server to use.
+    ServerReference = 0x1C,
+    /// 0x1F, string: human-readable diagnostic.
+    ReasonString = 0x1F,
+    /// 0x21, two-byte integer: QoS 1/2 messages the sender accepts in flight.
+    ReceiveMaximum = 0x21,
+    /// 0x22, two-byte integer: highest topic alias the sender accepts.
+    TopicAliasMaximum = 0x22,
+    /// 0x23, two-byte integer: a topic alias.
+    TopicAlias = 0x23,
+    /// 0x24, byte: highest QoS the server supports.
+    MaximumQoS = 0x24,
+    /// 0x25, byte: whether the server supports retained messages.
+    RetainAvailable = 0x25,
+    /// 0x26, string pair: an application-defined name and value.
+    UserProperty = 0x26,
+    /// 0x27, four-byte integer: largest packet the sender accepts.
+    MaximumPacketSize = 0x27,
+    /// 0x28, byte: whether the server supports wildcard subscriptions.
+    WildcardSubscriptionAvailable = 0x28,
+    /// 0x29, byte: whether the server supports subscription identifiers.
+    SubscriptionIdentifierAvailable = 0x29,
+    /// 0x2A, byte: whether the server supports shared subscriptions.
+    SharedSubscriptionAvailable = 0x2A,
+}
+
+/// How a property's value is laid out on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    Byte,
+    TwoBytes,
+    FourBytes,
+    VarInt,
+    Prefixed,
+    Pair,
+}
+
+impl PropertyId {
+    /// The property for an identifier byte.
+    pub const fn from_byte(byte: u8) -> Option<Self> {
+        use PropertyId::*;
+        Some(match byte {
+            0x01 => PayloadFormatIndicator,
+            0x02 => MessageExpiryInterval,
+            0x03 => ContentType,
+            0x08 => ResponseTopic,
+            0x09 => CorrelationData,
+            0x0B => SubscriptionIdentifier,
+            0x11 => SessionExpiryInterval,
+            0x12 => AssignedClientIdentifier,
+            0x13 => ServerKeepAlive,
+            0x15 => AuthenticationMethod,
+            0x16 => AuthenticationData,
+            0x17 => RequestProblemInformation,
+            0x18 => WillDelayInterval,
+            0x19 => RequestResponseInformation,
+            0x1A => ResponseInformation,
+            0x1C => ServerReference,
+            0x1F => ReasonString,
+            0x21 => ReceiveMaximum,
+            0x22 => TopicAliasMaximum,
+            0x23 => TopicAlias,
+            0x24 => MaximumQoS,
+            0x25 => RetainAvailable,
+            0x26 => UserProperty,
+            0x27 => MaximumPacketSize,
+            0x28 => WildcardSubscriptionAvailable,
+            0x29 => SubscriptionIdentifierAvailable,
+            0x2A => SharedSubscriptionAvailable,
+            _ => return None,
+        })
+    }
+
+    /// The name used in error messages.
+    const fn field(self) -> &'static str {
+        use PropertyId::*;
+        match self {
+            PayloadFormatIndicator => "payload format indicator",
+            MessageExpiryInterval => "message expiry interval",
+            ContentType => "content type",
+            ResponseTopic => "response topic",
+            CorrelationData => "correlation data",
+            SubscriptionIdentifier => "subscription identifier",
+            SessionExpiryInterval => "session expiry interval",
+            AssignedClientIdentifier => "assigned client identifier",
+            ServerKeepAlive => "server keep alive",
+            AuthenticationMethod => "authentication method",
+            AuthenticationData => "authentication data",
+            RequestProblemInformation => "request problem information",
+            WillDelayInterval => "will delay interval",
+            RequestResponseInformation => "request response information",
+            ResponseInformation => "response information",
+            ServerReference => "server reference",
+            ReasonString => "reason string",
+            ReceiveMaximum => "receive maximum",
+            TopicAliasMaximum => "topic alias maximum",
+            TopicAlias => "topic alias",
+            MaximumQoS => "maximum qos",
+            RetainAvailable => "retain available",
+            UserProperty => "user property",
+            MaximumPacketSize => "maximum packet size",
+            WildcardSubscriptionAvailable => "wildcard subscription available",
+            SubscriptionIdentifierAvailable => "subscription identifier available",
+            SharedSubscriptionAvailable => "shared subscription available",
+        }
+    }
+
+    pub(crate) const fn kind(self) -> ValueKind {
+        use PropertyId::*;
+        match self {
+            PayloadFormatIndicator
+            | RequestProblemInformation
+            | RequestResponseInformation
+            | MaximumQoS
+            | RetainAvailable
+            | WildcardSubscriptionAvailable
+            | SubscriptionIdentifierAvailable
+            | SharedSubscriptionAvailable => ValueKind::Byte,
+            ServerKeepAlive | ReceiveMaximum | TopicAliasMaximum | TopicAlias => {
+                ValueKind::TwoBytes
+            }
+            MessageExpiryInterval
+            | SessionExpiryInterval
+            | WillDelayInterval
+            | MaximumPacketSize => ValueKind::FourBytes,
+            SubscriptionIdentifier => ValueKind::VarInt,
+            ContentType
+            | ResponseTopic
+            | CorrelationData
+            | AssignedClientIdentifier
+            | AuthenticationMethod
+            | AuthenticationData
+            | ResponseInformation
+            | ServerReference
+            | ReasonString => ValueKind::Prefixed,
+            UserProperty => ValueKind::Pair,
+        }
+    }
+}
+
+/// A property block that can be emitted: the identifiers in ascending order, which is
+/// the canonical form this crate writes.
+pub(crate) trait Properties {
+    fn emit<S: Sink>(&self, s: &mut S);
+
+    fn wire_len(&self) -> usize {
+        let mut c = Counter::default();
+        self.emit(&mut c);
+        c.0
+    }
+}
+
+/// Reads the properties of one block, handling User Properties itself so that every
+/// packet type gets them without copying.
+pub(crate) struct PropertyReader<'a> {
+    r: Reader<'a>,
+    packet: PacketType,
+    start: usize,
+    user_count: usize,
+}
+
+impl<'a> PropertyReader<'a> {
+    /// Reads the Property Length and bounds the reader to the block it announces.
+    pub(crate) fn new(r: &mut Reader<'a>, packet: PacketType) -> Result<Self, DecodeError> {
+        let len = r.varint("property length")?;
+        let r = r.sub(len as usize, "properties")?;
+        let start = r.position();
+        Ok(PropertyReader {
+            r,
+            packet,
+            start,
+            user_count: 0,
+        })
+    }
+
+    /// The next property other than a User Property.
+    #[inline]
+    pub(crate) fn next(&mut self) -> Result<Option<PropertyId>, DecodeError> {
+        while !self.r.is_empty() {
+            // Identifiers are Variable Byte Integers, but all defined ones fit in one
+            // byte; a longer form is either an unknown identifier or not minimal, and
+            // both are malformed.
+            let byte = self.r.u8("property identifier")?;
+            let Some(id) = PropertyId::from_byte(byte) else {
+                return Err(DecodeError::UnknownProperty(byte));
+            };
+            if id != PropertyId::UserProperty {
+                return Ok(Some(id));
+            }
+            // [MQTT-1.5.7-1]: name and value both follow the string rules.
+            self.r.str_slice("user property name")?;
+            self.r.str_slice("user property value")?;
+            self.user_count += 1;
+        }
+        Ok(None)
+    }
+
+    /// The User Properties seen, as a view of the block.
+    pub(crate) fn finish(self) -> UserProperties {
+        if self.user_count == 0 {
+            return UserProperties::new();
+        }
+        UserProperties::from_wire(
+            self.r.slice_between(self.start, self.r.position()),
+            self.user_count,
+        )
+    }
+
+    /// The error for a property this packet type may not carry.
+    pub(crate) fn not_allowed(&self, id: PropertyId) -> DecodeError {
+        DecodeError::PropertyNotAllowed {
+            property: id,
+            packet: self.packet,
+        }
+    }
+
+    pub(crate) fn byte(&mut self, id: PropertyId) -> Result<u8, DecodeError> {
+        self.r.u8(id.field())
+    }
+
+    /// A byte property that may only be 0 or 1.
+    pub(crate) fn flag(&mut self, id: PropertyId) -> Result<bool, DecodeError> {
+        match self.byte(id)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError::InvalidPropertyValue {
+                property: id,
+                reason: "must be 0 or 1",
+            }),
+        }
+    }
+
+    pub(crate) fn u16(&mut self, id: PropertyId) -> Result<u16, DecodeError> {
+        self.r.u16(id.field())
+    }
+
+    pub(crate) fn nonzero_u16(&mut self, id: PropertyId) -> Result<NonZeroU16, DecodeError> {
+        NonZeroU16::new(self.u16(id)?).ok_or(DecodeError::InvalidPropertyValue {
+            property: id,
+            reason: "must not be 0",
+        })
+    }
+
+    pub(crate) fn u32(&mut self, id: PropertyId) -> Result<u32, DecodeError> {
+        self.r.u32(id.field())
+    }
+
+    pub(crate) fn nonzero_u32(&mut self, id: PropertyId) -> Result<NonZeroU32, DecodeError> {
+        NonZeroU32::new(self.u32(id)?).ok_or(DecodeError::InvalidPropertyValue {
+            property: id,
+            reason: "must not be 0",
+        })
+    }
+
+    pub(crate) fn subscription_id(&mut self) -> Result<SubscriptionId, DecodeError> {
+        let id = PropertyId::SubscriptionIdentifier;
+        let value = self.r.varint(id.field())?;
+        SubscriptionId::new(value).ok_or(DecodeError::InvalidPropertyValue {
+            property: id,
+            reason: "must not be 0",
+        })
+    }
+
+    pub(crate) fn string(&mut self, id: PropertyId) -> Result<MqttString, DecodeError> {
+        self.r.string(id.field())
+    }
+
+    pub(crate) fn binary(&mut self, id: PropertyId) -> Result<Bytes, DecodeError> {
+        self.r.binary(id.field())
+    }
+
+    pub(crate) fn topic_name(&mut self, id: PropertyId) -> Result<TopicName, DecodeError> {
+        self.r.topic_name(id.field(), false)
+    }
+
+    pub(crate) fn payload_format(&mut self) -> Result<PayloadFormat, DecodeError> {
+        let id = PropertyId::PayloadFormatIndicator;
+        Ok(if self.flag(id)? {
+            PayloadFormat::Utf8
+        } else {
+            PayloadFormat::Unspecified
+        })
+    }
+}
+
+/// Stores `value` in `slot`, refusing a second occurrence of the property.
+#[inline]
+pub(crate) fn set_once<T>(
+    slot: &mut Option<T>,
+    id: PropertyId,
+    value: T,
+) -> Result<(), DecodeError> {
+    if slot.is_some() {
+        return Err(DecodeError::DuplicateProperty(id));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Fails when a binary property is too long for its two-byte length.
+pub(crate) fn check_binary(value: Option<&Bytes>, field: &'static str) -> Result<(), EncodeError> {
+    match value {
+        Some(b) if b.len() > crate::string::MAX_STRING_LEN => {
+            Err(EncodeError::FieldTooLong { field })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The meaning of the payload bytes (Payload Format Indicator).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PayloadFormat {
+    /// Unspecified bytes (value 0).
+    #[default]
+    Unspecified = 0,
+    /// UTF-8 encoded character data (value 1).
+    Utf8 = 1,
+}

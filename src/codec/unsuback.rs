@@ -1,0 +1,108 @@
+//! UNSUBACK (3.1.1 section 3.11, 5.0 section 3.11).
+
+use super::primitives::{Reader, Sink};
+use super::properties::AckProperties;
+use super::{Body, DecodeError, EncodeError, PacketType, UnsubAckReasonCode};
+use crate::types::{PacketId, ProtocolVersion};
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+/// UNSUBACK: the server's answer to UNSUBSCRIBE. MQTT 5 adds one reason code per filter;
+/// in MQTT 3.1.1 `reason_codes` is empty.
+///
+/// ```
+/// use mqtt_sansio::{PacketId, UnsubAck, UnsubAckReasonCode};
+/// let ack = UnsubAck::new(PacketId::new(4).unwrap(), vec![UnsubAckReasonCode::Success]);
+/// assert_eq!(ack.reason_codes.len(), 1);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsubAck {
+    /// The packet identifier of the UNSUBSCRIBE.
+    pub packet_id: PacketId,
+    /// MQTT 5 properties.
+    pub properties: AckProperties,
+    /// One result per filter (MQTT 5 only).
+    pub reason_codes: Vec<UnsubAckReasonCode>,
+}
+
+impl UnsubAck {
+    /// An UNSUBACK without properties.
+    pub fn new(packet_id: PacketId, reason_codes: Vec<UnsubAckReasonCode>) -> Self {
+        UnsubAck {
+            packet_id,
+            properties: AckProperties::default(),
+            reason_codes,
+        }
+    }
+
+    pub(crate) fn decode(frame: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let v5 = version.is_v5();
+        if !v5 && frame.len() != 2 {
+            return Err(DecodeError::InvalidRemainingLength {
+                packet: PacketType::UnsubAck,
+                len: frame.len() as u32,
+            });
+        }
+        let mut r = Reader::new(frame);
+        // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
+        let packet_id = r.packet_id(PacketType::UnsubAck)?;
+        if !v5 {
+            return Ok(UnsubAck::new(packet_id, Vec::new()));
+        }
+        let properties = AckProperties::decode(&mut r, PacketType::UnsubAck)?;
+        let mut reason_codes = Vec::with_capacity(r.remaining());
+        while !r.is_empty() {
+            let code = r.u8("unsubscribe reason code")?;
+            // [MQTT-3.11.3-2]
+            reason_codes.push(UnsubAckReasonCode::from_byte(code).ok_or(
+                DecodeError::InvalidReasonCode {
+                    packet: PacketType::UnsubAck,
+                    code,
+                },
+            )?);
+        }
+        // [MQTT-3.11.3-1], [MQTT-3.11.3-2]: one code per filter of the UNSUBSCRIBE,
+        // which has at least one.
+        if reason_codes.is_empty() {
+            return Err(DecodeError::EmptyPayload {
+                packet: PacketType::UnsubAck,
+            });
+        }
+        Ok(UnsubAck {
+            packet_id,
+            properties,
+            reason_codes,
+        })
+    }
+}
+
+impl Body for UnsubAck {
+    fn first_byte(&self) -> u8 {
+        (PacketType::UnsubAck as u8) << 4
+    }
+
+    fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if version.is_v5() {
+            if self.reason_codes.is_empty() {
+                return Err(EncodeError::InvalidPacket {
+                    reason: "unsuback without reason codes",
+                });
+            }
+        } else if !self.reason_codes.is_empty() || !self.properties.is_empty() {
+            return Err(EncodeError::NotInVersion {
+                what: "unsuback reason codes and properties",
+            });
+        }
+        Ok(())
+    }
+
+    fn emit<S: Sink>(&self, version: ProtocolVersion, s: &mut S) {
+        s.put_u16(self.packet_id.get());
+        if version.is_v5() {
+            s.put_properties(&self.properties);
+            for code in &self.reason_codes {
+                s.put_u8(code.value());
+            }
+        }
+    }
+}

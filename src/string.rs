@@ -1,0 +1,258 @@
+//! `MqttString`: a UTF-8 Encoded String as MQTT defines it, held in a `Bytes` so a
+//! decoded string is a slice of the received packet, never a copy.
+
+use alloc::string::String;
+use bytes::Bytes;
+use core::{fmt, str::FromStr};
+
+/// Why a value is not a valid MQTT UTF-8 string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StringError {
+    /// Longer than the 65,535 bytes a two-byte length prefix can describe.
+    #[error("string of {0} bytes is longer than 65535")]
+    TooLong(usize),
+    /// Not well-formed UTF-8, or encodes a surrogate code point.
+    #[error("string is not well-formed utf-8")]
+    InvalidUtf8,
+    /// Contains U+0000.
+    #[error("string contains U+0000")]
+    NullCharacter,
+}
+
+/// A UTF-8 Encoded String as MQTT defines it: well-formed UTF-8 without surrogates
+/// ([MQTT-1.5.3-1], [MQTT-1.5.4-1]), without U+0000 ([MQTT-1.5.3-2], [MQTT-1.5.4-2]),
+/// at most 65,535 bytes. A U+FEFF is kept as it is ([MQTT-1.5.4-3]).
+///
+/// Cloning is cheap: the text lives in a reference-counted [`Bytes`].
+///
+/// ```
+/// use mqtt_sansio::MqttString;
+/// let s = MqttString::try_from("caf\u{e9}").unwrap();
+/// assert_eq!(s.as_str(), "café");
+/// assert!(MqttString::try_from("a\0b").is_err());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MqttString(Bytes);
+
+impl MqttString {
+    /// The empty string.
+    pub const fn new() -> Self {
+        MqttString(Bytes::new())
+    }
+
+    /// Wraps a static string without copying it.
+    pub fn from_static(s: &'static str) -> Result<Self, StringError> {
+        check(s.as_bytes())?;
+        Ok(MqttString(Bytes::from_static(s.as_bytes())))
+    }
+
+    /// Validates `bytes` and keeps them without copying.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, StringError> {
+        check(&bytes)?;
+        Ok(MqttString(bytes))
+    }
+
+    /// Wraps bytes the caller has already validated with [`check`].
+    pub(crate) fn from_checked(bytes: Bytes) -> Self {
+        MqttString(bytes)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Validated at construction and `Bytes` never changes, so this cannot fail;
+        // without `unsafe` the check is simply repeated.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The encoded bytes, without the length prefix.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The underlying shared bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl TryFrom<&str> for MqttString {
+    type Error = StringError;
+    fn try_from(s: &str) -> Result<Self, StringError> {
+        check(s.as_bytes())?;
+        Ok(MqttString(Bytes::copy_from_slice(s.as_bytes())))
+    }
+}
+
+impl TryFrom<String> for MqttString {
+    type Error = StringError;
+    fn try_from(s: String) -> Result<Self, StringError> {
+        check(s.as_bytes())?;
+        Ok(MqttString(Bytes::from(s)))
+    }
+}
+
+impl TryFrom<Bytes> for MqttString {
+    type Error = StringError;
+    fn try_from(b: Bytes) -> Result<Self, StringError> {
+        MqttString::from_bytes(b)
+    }
+}
+
+impl FromStr for MqttString {
+    type Err = StringError;
+    fn from_str(s: &str) -> Result<Self, StringError> {
+        MqttString::try_from(s)
+    }
+}
+
+impl AsRef<str> for MqttString {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for MqttString {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for MqttString {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl fmt::Display for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The longest string a two-byte length prefix describes.
+pub(crate) const MAX_STRING_LEN: usize = 65_535;
+
+/// What a scan found besides validity: whether the wildcard characters `+` or `#` occur.
+#[derive(Clone, Copy)]
+pub(crate) struct Scanned {
+    pub(crate) has_wildcard: bool,
+}
+
+/// Checks the MQTT string rules for `bytes`.
+pub(crate) fn check(bytes: &[u8]) -> Result<Scanned, StringError> {
+    if bytes.len() > MAX_STRING_LEN {
+        return Err(StringError::TooLong(bytes.len()));
+    }
+    scan(bytes)
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero exactly when some byte of `v` is zero.
+#[inline(always)]
+fn zero_byte(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// One pass, eight bytes at a time, looking for non-ASCII bytes, NUL, `+` and `#`; the
+/// full UTF-8 decoder runs only when a non-ASCII byte was seen. Topic names are nearly
+/// always ASCII, and this pass is most of the cost of decoding a small PUBLISH.
+#[inline]
+fn scan(bytes: &[u8]) -> Result<Scanned, StringError> {
+    let (mut high, mut nul, mut wild) = (0u64, 0u64, 0u64);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        high |= w & HI;
+        nul |= zero_byte(w);
+        wild |= zero_byte(w ^ (LO * u64::from(b'+'))) | zero_byte(w ^ (LO * u64::from(b'#')));
+    }
+    let mut tail_high = false;
+    let mut tail_nul = false;
+    let mut tail_wild = false;
+    for &b in chunks.remainder() {
+        tail_high |= b >= 0x80;
+        tail_nul |= b == 0;
+        tail_wild |= b == b'+' || b == b'#';
+    }
+    if (high != 0 || tail_high) && core::str::from_utf8(bytes).is_err() {
+        // [MQTT-1.5.3-1] / [MQTT-1.5.4-1]: ill-formed UTF-8 and encoded surrogates
+        // (which `from_utf8` rejects) make the packet malformed.
+        return Err(StringError::InvalidUtf8);
+    }
+    if nul != 0 || tail_nul {
+        // [MQTT-1.5.3-2] / [MQTT-1.5.4-2]
+        return Err(StringError::NullCharacter);
+    }
+    Ok(Scanned {
+        has_wildcard: wild != 0 || tail_wild,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_finds_each_class_in_every_position() {
+        for len in 0..24 {
+            for pos in 0..len {
+                let mut v = alloc::vec![b'a'; len];
+                v[pos] = 0;
+                assert_eq!(check(&v).err(), Some(StringError::NullCharacter));
+                v[pos] = b'+';
+                assert!(check(&v).unwrap().has_wildcard);
+                v[pos] = b'#';
+                assert!(check(&v).unwrap().has_wildcard);
+                v[pos] = 0x80;
+                assert_eq!(check(&v).err(), Some(StringError::InvalidUtf8));
+            }
+            let v = alloc::vec![b'a'; len];
+            assert!(!check(&v).unwrap().has_wildcard);
+        }
+    }
+
+    #[test]
+    fn mqtt_1_5_4_1_surrogates_and_overlong_forms_are_rejected() {
+        assert_eq!(check(b"\xed\xa0\x80").err(), Some(StringError::InvalidUtf8));
+        assert_eq!(check(b"\xc0\x80").err(), Some(StringError::InvalidUtf8));
+    }
+
+    #[test]
+    fn mqtt_1_5_4_3_byte_order_mark_is_kept() {
+        let s = MqttString::try_from("\u{feff}x").unwrap();
+        assert_eq!(s.as_bytes(), b"\xef\xbb\xbfx");
+        assert_eq!(s.as_str().chars().next(), Some('\u{feff}'));
+    }
+
+    #[test]
+    fn length_limit_is_65535_bytes() {
+        let ok = "a".repeat(65_535);
+        assert!(MqttString::try_from(ok.as_str()).is_ok());
+        let long = "a".repeat(65_536);
+        assert_eq!(
+            MqttString::try_from(long.as_str()).err(),
+            Some(StringError::TooLong(65_536))
+        );
+    }
+}
