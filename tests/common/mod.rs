@@ -4,6 +4,7 @@
 
 pub mod invalid;
 pub mod json;
+pub mod strategies;
 
 use serde_json::Value;
 use std::path::PathBuf;
