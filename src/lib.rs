@@ -71,10 +71,11 @@ pub use codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,
     ConnectProperties, ConnectReasonCode, DecodeError, Decoder, Disconnect, DisconnectProperties,
     DisconnectReasonCode, EncodeError, MAX_PACKET_SIZE, MAX_REMAINING_LENGTH, Packet, PacketType,
-    PayloadFormat, PropertyId, PubAck, PubAckReasonCode, PubComp, PubCompReasonCode, PubRec,
-    PubRecReasonCode, PubRel, PubRelReasonCode, Publish, PublishProperties, ReasonCode, SubAck,
-    SubAckReasonCode, Subscribe, SubscribeProperties, Subscription, SubscriptionIds, UnsubAck,
-    UnsubAckReasonCode, Unsubscribe, UnsubscribeProperties, UserProperties, Will, WillProperties,
+    PayloadFormat, PropertyBox, PropertyId, PropertySet, PubAck, PubAckReasonCode, PubComp,
+    PubCompReasonCode, PubRec, PubRecReasonCode, PubRel, PubRelReasonCode, Publish,
+    PublishProperties, ReasonCode, SubAck, SubAckReasonCode, Subscribe, SubscribeProperties,
+    Subscription, SubscriptionIds, UnsubAck, UnsubAckReasonCode, Unsubscribe,
+    UnsubscribeProperties, UserProperties, Will, WillProperties,
 };
 pub use string::{MqttString, StringError};
 pub use topic::{TopicError, TopicFilter, TopicName};

@@ -156,6 +156,7 @@ pub(crate) struct Scanned {
 }
 
 /// Checks the MQTT string rules for `bytes`.
+#[inline(always)]
 pub(crate) fn check(bytes: &[u8]) -> Result<Scanned, StringError> {
     if bytes.len() > MAX_STRING_LEN {
         return Err(StringError::TooLong(bytes.len()));
@@ -172,40 +173,73 @@ fn zero_byte(v: u64) -> u64 {
     v.wrapping_sub(LO) & !v & HI
 }
 
-/// One pass, eight bytes at a time, looking for non-ASCII bytes, NUL, `+` and `#`; the
-/// full UTF-8 decoder runs only when a non-ASCII byte was seen. Topic names are nearly
-/// always ASCII, and this pass is most of the cost of decoding a small PUBLISH.
-#[inline]
+#[inline(always)]
+fn load(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// What one pass over a string saw.
+#[derive(Default)]
+struct Seen {
+    /// OR of all bytes: its high bits tell whether any byte is non-ASCII.
+    any: u64,
+    nul: u64,
+    wildcard: u64,
+}
+
+impl Seen {
+    #[inline(always)]
+    fn word(&mut self, w: u64) {
+        self.any |= w;
+        self.nul |= zero_byte(w);
+        // `+` (0x2B) and `#` (0x23) differ only in bit 3, and no other byte becomes
+        // 0x2B when that bit is set: one comparison finds both.
+        self.wildcard |= zero_byte((w | (LO * 0x08)) ^ (LO * 0x2B));
+    }
+}
+
+/// One pass, eight bytes at a time (the last word overlapping the one before), looking
+/// for non-ASCII bytes, NUL, `+` and `#`; the full UTF-8 decoder runs only when a
+/// non-ASCII byte was seen. Topic names are nearly always ASCII, and this pass is a
+/// large part of the cost of decoding a small PUBLISH.
+#[inline(always)]
 fn scan(bytes: &[u8]) -> Result<Scanned, StringError> {
-    let (mut high, mut nul, mut wild) = (0u64, 0u64, 0u64);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        high |= w & HI;
-        nul |= zero_byte(w);
-        wild |= zero_byte(w ^ (LO * u64::from(b'+'))) | zero_byte(w ^ (LO * u64::from(b'#')));
+    let n = bytes.len();
+    let mut seen = Seen::default();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 <= n {
+            seen.word(load(bytes, at));
+            at += 8;
+        }
+        if at < n {
+            seen.word(load(bytes, n - 8));
+        }
+    } else if n >= 4 {
+        // Two overlapping four-byte loads cover every byte.
+        let head = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let tail = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
+        seen.word(u64::from(head) | u64::from(tail) << 32);
+    } else if n > 0 {
+        // Bytes 0, n/2 and n-1 cover every byte of a one- to three-byte string; the
+        // other lanes hold a harmless 'a'.
+        let lanes =
+            u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16;
+        seen.word(lanes | (LO * u64::from(b'a')) << 24);
     }
-    let mut tail_high = false;
-    let mut tail_nul = false;
-    let mut tail_wild = false;
-    for &b in chunks.remainder() {
-        tail_high |= b >= 0x80;
-        tail_nul |= b == 0;
-        tail_wild |= b == b'+' || b == b'#';
-    }
-    if (high != 0 || tail_high) && core::str::from_utf8(bytes).is_err() {
+    if seen.any & HI != 0 && core::str::from_utf8(bytes).is_err() {
         // [MQTT-1.5.3-1] / [MQTT-1.5.4-1]: ill-formed UTF-8 and encoded surrogates
         // (which `from_utf8` rejects) make the packet malformed.
         return Err(StringError::InvalidUtf8);
     }
-    if nul != 0 || tail_nul {
+    if seen.nul != 0 {
         // [MQTT-1.5.3-2] / [MQTT-1.5.4-2]
         return Err(StringError::NullCharacter);
     }
     Ok(Scanned {
-        has_wildcard: wild != 0 || tail_wild,
+        has_wildcard: seen.wildcard != 0,
     })
 }
 

@@ -2,42 +2,55 @@
 //! four packets with one layout, a packet identifier, a reason code and properties.
 
 use super::primitives::{Reader, Sink};
-use super::properties::AckProperties;
+use super::properties::{self, AckProperties, PropertyBox};
 use super::{
     Body, DecodeError, EncodeError, PacketType, PubAckReasonCode, PubCompReasonCode,
     PubRecReasonCode, PubRelReasonCode,
 };
 use crate::types::{PacketId, ProtocolVersion};
-use bytes::Bytes;
+use bytes::{Buf, BytesMut};
 
-/// Reads the shared layout; the reason code byte is 0 when the packet leaves it out.
+/// Reads the shared layout from the packet of `size` bytes at the front of `buf`; the
+/// reason code byte is 0 when the packet leaves it out. Without properties, the common
+/// case, nothing is sliced: the packet is read in place and dropped from the buffer.
+#[inline]
 fn decode_ack(
-    frame: &Bytes,
+    buf: &mut BytesMut,
+    header_len: usize,
+    size: usize,
     version: ProtocolVersion,
     packet: PacketType,
-) -> Result<(PacketId, u8, AckProperties), DecodeError> {
-    // 3.1.1: exactly the packet identifier.
-    if !version.is_v5() && frame.len() != 2 {
-        return Err(DecodeError::InvalidRemainingLength {
-            packet,
-            len: frame.len() as u32,
-        });
+) -> Result<(PacketId, u8, PropertyBox<AckProperties>), DecodeError> {
+    let body = &buf[header_len..size];
+    // 3.1.1: exactly the packet identifier. 5.0 section 3.4.2.1: Remaining Length 2
+    // means reason 0x00 and no properties, 3 means no properties.
+    let short = match (version, body) {
+        (ProtocolVersion::V311, &[hi, lo]) | (ProtocolVersion::V5, &[hi, lo]) => Some((hi, lo, 0)),
+        (ProtocolVersion::V5, &[hi, lo, code]) | (ProtocolVersion::V5, &[hi, lo, code, 0]) => {
+            Some((hi, lo, code))
+        }
+        (ProtocolVersion::V311, _) => {
+            return Err(DecodeError::InvalidRemainingLength {
+                packet,
+                len: body.len() as u32,
+            });
+        }
+        _ => None,
+    };
+    if let Some((hi, lo, code)) = short {
+        buf.advance(size);
+        // [MQTT-2.3.1-6] (3.1.1) / [MQTT-2.2.1-5] (5.0): the identifier of the PUBLISH,
+        // never 0.
+        let packet_id = PacketId::new(u16::from_be_bytes([hi, lo]))
+            .ok_or(DecodeError::ZeroPacketId { packet })?;
+        return Ok((packet_id, code, PropertyBox::new()));
     }
-    let mut r = Reader::new(frame);
-    // [MQTT-2.3.1-6] (3.1.1) / [MQTT-2.2.1-5] (5.0): the identifier of the PUBLISH, never 0.
+    let mut frame = buf.split_to(size).freeze();
+    frame.advance(header_len);
+    let mut r = Reader::new(&frame);
     let packet_id = r.packet_id(packet)?;
-    // 5.0 section 3.4.2.1: Remaining Length 2 means reason 0x00 and no properties, 3 means
-    // no properties.
-    let code = if r.is_empty() {
-        0
-    } else {
-        r.u8("reason code")?
-    };
-    let properties = if r.is_empty() {
-        AckProperties::default()
-    } else {
-        AckProperties::decode(&mut r, packet)?
-    };
+    let code = r.u8("reason code")?;
+    let properties = properties::decode::<AckProperties>(&mut r, packet)?;
     r.expect_end(packet)?;
     Ok((packet_id, code, properties))
 }
@@ -45,7 +58,7 @@ fn decode_ack(
 fn check_ack(
     version: ProtocolVersion,
     success: bool,
-    properties: &AckProperties,
+    properties: &PropertyBox<AckProperties>,
 ) -> Result<(), EncodeError> {
     if version == ProtocolVersion::V311 {
         if !success {
@@ -69,12 +82,12 @@ fn emit_ack<S: Sink>(
     version: ProtocolVersion,
     packet_id: PacketId,
     code: u8,
-    properties: &AckProperties,
+    properties: &PropertyBox<AckProperties>,
 ) {
     s.put_u16(packet_id.get());
     if version.is_v5() && (code != 0 || !properties.is_empty()) {
         s.put_u8(code);
-        s.put_properties(properties);
+        s.put_properties(&**properties);
     }
 }
 
@@ -88,7 +101,7 @@ macro_rules! publish_ack {
             /// The outcome (always success in MQTT 3.1.1).
             pub reason_code: $reason,
             /// MQTT 5 properties.
-            pub properties: AckProperties,
+            pub properties: PropertyBox<AckProperties>,
         }
 
         impl $name {
@@ -97,12 +110,18 @@ macro_rules! publish_ack {
                 $name {
                     packet_id,
                     reason_code: $reason::Success,
-                    properties: AckProperties::default(),
+                    properties: PropertyBox::new(),
                 }
             }
 
-            pub(crate) fn decode(frame: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
-                let (packet_id, code, properties) = decode_ack(frame, version, $packet)?;
+            #[inline]
+            pub(crate) fn decode(
+                buf: &mut BytesMut,
+                header_len: usize,
+                size: usize,
+                version: ProtocolVersion,
+            ) -> Result<Self, DecodeError> {
+                let (packet_id, code, properties) = decode_ack(buf, header_len, size, version, $packet)?;
                 let reason_code = $reason::from_byte(code).ok_or(DecodeError::InvalidReasonCode {
                     packet: $packet,
                     code,

@@ -1,7 +1,7 @@
 //! AUTH (5.0 section 3.15).
 
 use super::primitives::{Reader, Sink};
-use super::properties::AuthProperties;
+use super::properties::{self, AuthProperties, PropertyBox, WireProperties};
 use super::{AuthReasonCode, Body, DecodeError, EncodeError, PacketType};
 use crate::types::ProtocolVersion;
 use bytes::Bytes;
@@ -18,7 +18,7 @@ pub struct Auth {
     /// The step.
     pub reason_code: AuthReasonCode,
     /// Method, data, reason string and user properties.
-    pub properties: AuthProperties,
+    pub properties: PropertyBox<AuthProperties>,
 }
 
 impl Auth {
@@ -26,7 +26,7 @@ impl Auth {
     pub fn new(reason_code: AuthReasonCode) -> Self {
         Auth {
             reason_code,
-            properties: AuthProperties::default(),
+            properties: PropertyBox::new(),
         }
     }
 
@@ -44,7 +44,7 @@ impl Auth {
                 packet: PacketType::Auth,
                 code,
             })?;
-        let properties = AuthProperties::decode(&mut r)?;
+        let properties = properties::decode::<AuthProperties>(&mut r, PacketType::Auth)?;
         r.expect_end(PacketType::Auth)?;
         // [MQTT-4.12.0-5]: an exchange in progress names its method.
         if reason_code != AuthReasonCode::Success && properties.authentication_method.is_none() {
@@ -80,6 +80,6 @@ impl Body for Auth {
 
     fn emit<S: Sink>(&self, _: ProtocolVersion, s: &mut S) {
         s.put_u8(self.reason_code.value());
-        s.put_properties(&self.properties);
+        s.put_properties(&*self.properties);
     }
 }

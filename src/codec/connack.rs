@@ -1,7 +1,7 @@
 //! CONNACK (3.1.1 section 3.2, 5.0 section 3.2).
 
 use super::primitives::{Reader, Sink};
-use super::properties::ConnAckProperties;
+use super::properties::{self, ConnAckProperties, PropertyBox, WireProperties};
 use super::{Body, ConnectReasonCode, DecodeError, EncodeError, PacketType};
 use crate::types::ProtocolVersion;
 use bytes::Bytes;
@@ -17,7 +17,7 @@ pub struct ConnAck {
     /// Whether the connection is accepted, and why not.
     pub reason_code: ConnectReasonCode,
     /// MQTT 5 properties: the server's limits and capabilities.
-    pub properties: ConnAckProperties,
+    pub properties: PropertyBox<ConnAckProperties>,
 }
 
 impl ConnAck {
@@ -26,7 +26,7 @@ impl ConnAck {
         ConnAck {
             session_present: false,
             reason_code,
-            properties: ConnAckProperties::default(),
+            properties: PropertyBox::new(),
         }
     }
 
@@ -64,9 +64,9 @@ impl ConnAck {
             return Err(DecodeError::SessionPresentOnRefusal);
         }
         let properties = if v5 {
-            ConnAckProperties::decode(&mut r)?
+            properties::decode::<ConnAckProperties>(&mut r, PacketType::ConnAck)?
         } else {
-            ConnAckProperties::default()
+            PropertyBox::new()
         };
         r.expect_end(PacketType::ConnAck)?;
         Ok(ConnAck {
@@ -108,7 +108,7 @@ impl Body for ConnAck {
         s.put_u8(u8::from(self.session_present));
         if version.is_v5() {
             s.put_u8(self.reason_code.value());
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
         } else {
             s.put_u8(self.reason_code.v311_return_code().unwrap_or(0x05));
         }

@@ -1,7 +1,9 @@
 //! CONNECT (3.1.1 section 3.1, 5.0 section 3.1).
 
 use super::primitives::{Reader, Sink};
-use super::properties::{ConnectProperties, WillProperties, check_binary};
+use super::properties::{
+    self, ConnectProperties, PropertyBox, WillProperties, WireProperties, check_binary,
+};
 use super::{Body, DecodeError, EncodeError, PacketType};
 use crate::string::MqttString;
 use crate::topic::TopicName;
@@ -31,7 +33,7 @@ pub struct Connect {
     /// Password (binary data).
     pub password: Option<Bytes>,
     /// MQTT 5 properties.
-    pub properties: ConnectProperties,
+    pub properties: PropertyBox<ConnectProperties>,
 }
 
 /// The Will Message of a CONNECT.
@@ -46,7 +48,7 @@ pub struct Will {
     /// Whether the Will is published as a retained message.
     pub retain: bool,
     /// MQTT 5 Will properties.
-    pub properties: WillProperties,
+    pub properties: PropertyBox<WillProperties>,
 }
 
 impl Will {
@@ -57,7 +59,7 @@ impl Will {
             payload,
             qos: QoS::AtMostOnce,
             retain: false,
-            properties: WillProperties::default(),
+            properties: PropertyBox::new(),
         }
     }
 }
@@ -126,18 +128,18 @@ pub(crate) fn decode(frame: &Bytes) -> Result<(Connect, ProtocolVersion), Decode
     }
     let keep_alive = r.u16("keep alive")?;
     let properties = if v5 {
-        ConnectProperties::decode(&mut r)?
+        properties::decode::<ConnectProperties>(&mut r, PacketType::Connect)?
     } else {
-        ConnectProperties::default()
+        PropertyBox::new()
     };
     // [MQTT-3.1.3-3], [MQTT-3.1.3-4]: always present, first, a UTF-8 string.
     let client_id = r.string("client identifier")?;
     // [MQTT-3.1.2-9], [MQTT-3.1.3-1]: Will fields follow in this order when flagged.
     let will = if flags & WILL != 0 {
         let properties = if v5 {
-            WillProperties::decode(&mut r)?
+            properties::decode::<WillProperties>(&mut r, PacketType::Connect)?
         } else {
-            WillProperties::default()
+            PropertyBox::new()
         };
         // [MQTT-3.1.3-10] (3.1.1) / [MQTT-3.1.3-11] (5.0), and [MQTT-4.7.3-1].
         let topic = r.topic_name("will topic", false)?;
@@ -239,12 +241,12 @@ impl Body for Connect {
         s.put_u8(flags);
         s.put_u16(self.keep_alive);
         if v5 {
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
         }
         s.put_prefixed(self.client_id.as_bytes());
         if let Some(will) = &self.will {
             if v5 {
-                s.put_properties(&will.properties);
+                s.put_properties(&*will.properties);
             }
             s.put_prefixed(will.topic.as_bytes());
             s.put_prefixed(&will.payload);

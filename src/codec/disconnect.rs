@@ -1,7 +1,7 @@
 //! DISCONNECT (3.1.1 section 3.14, 5.0 section 3.14).
 
 use super::primitives::{Reader, Sink};
-use super::properties::DisconnectProperties;
+use super::properties::{self, DisconnectProperties, PropertyBox};
 use super::{Body, DecodeError, DisconnectReasonCode, EncodeError, PacketType, Sender};
 use crate::types::ProtocolVersion;
 use bytes::Bytes;
@@ -19,7 +19,7 @@ pub struct Disconnect {
     /// Why the connection ends.
     pub reason_code: DisconnectReasonCode,
     /// MQTT 5 properties.
-    pub properties: DisconnectProperties,
+    pub properties: PropertyBox<DisconnectProperties>,
 }
 
 impl Disconnect {
@@ -27,7 +27,7 @@ impl Disconnect {
     pub fn new(reason_code: DisconnectReasonCode) -> Self {
         Disconnect {
             reason_code,
-            properties: DisconnectProperties::default(),
+            properties: PropertyBox::new(),
         }
     }
 
@@ -59,9 +59,9 @@ impl Disconnect {
                 code,
             })?;
         let properties = if r.is_empty() {
-            DisconnectProperties::default()
+            PropertyBox::new()
         } else {
-            DisconnectProperties::decode(&mut r)?
+            properties::decode::<DisconnectProperties>(&mut r, PacketType::Disconnect)?
         };
         r.expect_end(PacketType::Disconnect)?;
         // [MQTT-3.14.2-2]
@@ -98,7 +98,7 @@ impl Body for Disconnect {
     fn emit<S: Sink>(&self, version: ProtocolVersion, s: &mut S) {
         if version.is_v5() {
             s.put_u8(self.reason_code.value());
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
         }
     }
 }

@@ -31,8 +31,8 @@ pub use error::{DecodeError, EncodeError};
 pub use fixed_header::PacketType;
 pub use properties::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
-    PayloadFormat, PropertyId, PublishProperties, SubscribeProperties, SubscriptionIds,
-    UnsubscribeProperties, UserProperties, WillProperties,
+    PayloadFormat, PropertyBox, PropertyId, PropertySet, PublishProperties, SubscribeProperties,
+    SubscriptionIds, UnsubscribeProperties, UserProperties, WillProperties,
 };
 pub use publish::Publish;
 pub use reason::{
@@ -81,7 +81,7 @@ pub enum Packet {
     /// CONNECT: a client asks to open a session.
     Connect(Box<Connect>),
     /// CONNACK: the server answers CONNECT.
-    ConnAck(Box<ConnAck>),
+    ConnAck(ConnAck),
     /// PUBLISH: an application message.
     Publish(Publish),
     /// PUBACK: QoS 1 acknowledgement.
@@ -202,10 +202,7 @@ macro_rules! dispatch {
                 let $p = &**c;
                 $body
             }
-            Packet::ConnAck(c) => {
-                let $p = &**c;
-                $body
-            }
+            Packet::ConnAck($p) => $body,
             Packet::Publish($p) => $body,
             Packet::PubAck($p) => $body,
             Packet::PubRec($p) => $body,
@@ -310,7 +307,7 @@ macro_rules! packet_from {
 
 packet_from!(
     Connect(Connect) via Box::new,
-    ConnAck(ConnAck) via Box::new,
+    ConnAck(ConnAck),
     Publish(Publish),
     PubAck(PubAck),
     PubRec(PubRec),
@@ -420,14 +417,18 @@ impl Decoder {
             return Ok(None);
         };
         let packet_type = fixed_header::check_first_byte(first, self.version, self.sender)?;
-        let (remaining, length_bytes) = match varint::decode(&buf[1..]) {
-            Ok(Some(decoded)) => decoded,
-            Ok(None) => return Ok(None),
-            Err(_) => {
-                return Err(DecodeError::MalformedVarInt {
-                    field: "remaining length",
-                });
-            }
+        let (remaining, length_bytes) = match buf.get(1) {
+            // Most packets are shorter than 128 bytes.
+            Some(&len) if len < 0x80 => (u32::from(len), 1),
+            _ => match varint::decode(&buf[1..]) {
+                Ok(Some(decoded)) => decoded,
+                Ok(None) => return Ok(None),
+                Err(_) => {
+                    return Err(DecodeError::MalformedVarInt {
+                        field: "remaining length",
+                    });
+                }
+            },
         };
         let header_len = 1 + length_bytes;
         let size = header_len as u64 + u64::from(remaining);
@@ -441,59 +442,58 @@ impl Decoder {
         if buf.len() < size {
             return Ok(None);
         }
-        let mut frame = buf.split_to(size).freeze();
-        frame.advance(header_len);
-        self.decode_body(packet_type, first, frame).map(Some)
-    }
-
-    #[inline]
-    fn decode_body(
-        &mut self,
-        packet_type: PacketType,
-        first: u8,
-        frame: Bytes,
-    ) -> Result<Packet, DecodeError> {
-        let version = match (packet_type, self.version) {
-            (PacketType::Connect, _) => {
-                let (connect, version) = connect::decode(&frame)?;
-                self.version = Some(version);
-                return Ok(Packet::Connect(Box::new(connect)));
-            }
-            (_, Some(version)) => version,
-            // `check_first_byte` refuses everything but CONNECT until the version is known.
-            (other, None) => return Err(DecodeError::ExpectedConnect(other)),
+        // Until the version is known `check_first_byte` lets only CONNECT through, and
+        // CONNECT finds its version in its own body.
+        let version = self.version.unwrap_or(ProtocolVersion::V5);
+        // Only the packets that hand out slices of the input cut a frame out of the
+        // buffer; that costs a reference count.
+        let frame = |buf: &mut BytesMut| {
+            let mut frame = buf.split_to(size).freeze();
+            frame.advance(header_len);
+            frame
         };
-        Ok(match packet_type {
-            PacketType::Connect => return Err(DecodeError::ExpectedConnect(packet_type)),
+        let packet = match packet_type {
+            // Returned as is, so the packet is built in the caller's slot, not copied.
             PacketType::Publish => {
-                Packet::Publish(Publish::decode(first, frame, version, self.sender)?)
+                return Publish::decode(buf, first, header_len, size, version, self.sender);
             }
-            PacketType::ConnAck => Packet::ConnAck(Box::new(ConnAck::decode(&frame, version)?)),
-            PacketType::PubAck => Packet::PubAck(PubAck::decode(&frame, version)?),
-            PacketType::PubRec => Packet::PubRec(PubRec::decode(&frame, version)?),
-            PacketType::PubRel => Packet::PubRel(PubRel::decode(&frame, version)?),
-            PacketType::PubComp => Packet::PubComp(PubComp::decode(&frame, version)?),
-            PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&frame, version)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::decode(&frame, version)?),
-            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(&frame, version)?),
-            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(&frame, version)?),
+            PacketType::PubAck => Packet::PubAck(PubAck::decode(buf, header_len, size, version)?),
+            PacketType::PubRec => Packet::PubRec(PubRec::decode(buf, header_len, size, version)?),
+            PacketType::PubRel => Packet::PubRel(PubRel::decode(buf, header_len, size, version)?),
+            PacketType::PubComp => {
+                Packet::PubComp(PubComp::decode(buf, header_len, size, version)?)
+            }
             PacketType::PingReq | PacketType::PingResp => {
-                if !frame.is_empty() {
+                if remaining != 0 {
                     return Err(DecodeError::InvalidRemainingLength {
                         packet: packet_type,
-                        len: frame.len() as u32,
+                        len: remaining,
                     });
                 }
+                buf.advance(size);
                 if packet_type == PacketType::PingReq {
                     Packet::PingReq
                 } else {
                     Packet::PingResp
                 }
             }
-            PacketType::Disconnect => {
-                Packet::Disconnect(Disconnect::decode(&frame, version, self.sender)?)
+            PacketType::Connect => {
+                let (connect, version) = connect::decode(&frame(buf))?;
+                self.version = Some(version);
+                Packet::Connect(Box::new(connect))
             }
-            PacketType::Auth => Packet::Auth(Auth::decode(&frame)?),
-        })
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(&frame(buf), version)?),
+            PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&frame(buf), version)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::decode(&frame(buf), version)?),
+            PacketType::Unsubscribe => {
+                Packet::Unsubscribe(Unsubscribe::decode(&frame(buf), version)?)
+            }
+            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(&frame(buf), version)?),
+            PacketType::Disconnect => {
+                Packet::Disconnect(Disconnect::decode(&frame(buf), version, self.sender)?)
+            }
+            PacketType::Auth => Packet::Auth(Auth::decode(&frame(buf))?),
+        };
+        Ok(Some(packet))
     }
 }

@@ -2,7 +2,7 @@
 //! packet that hands out zero-copy slices, and `Sink`, the output of the single `emit`
 //! function each packet has, implemented once to count bytes and once to write them.
 
-use super::properties::{Properties, PropertyId};
+use super::properties::{PropertyId, WireProperties};
 use super::{DecodeError, PacketType, varint};
 use crate::string::{self, MqttString, Scanned, StringError};
 use crate::topic::{TopicError, TopicName};
@@ -104,22 +104,27 @@ impl<'a> Reader<'a> {
         self.bytes(usize::from(len), field)
     }
 
-    /// A UTF-8 Encoded String, checked but not yet sliced out of the frame.
-    #[inline]
+    /// A UTF-8 Encoded String, checked but not yet sliced out of the frame: where it
+    /// starts, its bytes, and what the check found.
+    #[inline(always)]
     pub(crate) fn str_slice(
         &mut self,
         field: &'static str,
-    ) -> Result<(&'a [u8], Scanned), DecodeError> {
+    ) -> Result<(usize, &'a [u8], Scanned), DecodeError> {
         let len = self.u16(field)?;
+        let start = self.pos;
         let raw = self.take(usize::from(len), field)?;
         let scanned = string::check(raw).map_err(|e| string_error(e, field))?;
-        Ok((raw, scanned))
+        Ok((start, raw, scanned))
     }
 
-    /// The frame bytes `raw`, which this reader handed out, as shared `Bytes`.
+    /// `len` frame bytes from `start` as shared `Bytes`.
     #[inline]
-    fn share(&self, raw: &[u8]) -> Bytes {
-        self.frame.slice_ref(raw)
+    fn share(&self, start: usize, len: usize) -> Bytes {
+        if len == 0 {
+            return Bytes::new();
+        }
+        self.frame.slice(start..start + len)
     }
 
     /// A UTF-8 Encoded String as shared bytes, with what the check found.
@@ -128,15 +133,15 @@ impl<'a> Reader<'a> {
         &mut self,
         field: &'static str,
     ) -> Result<(Bytes, Scanned), DecodeError> {
-        let (raw, scanned) = self.str_slice(field)?;
-        Ok((self.share(raw), scanned))
+        let (start, raw, scanned) = self.str_slice(field)?;
+        Ok((self.share(start, raw.len()), scanned))
     }
 
     /// A UTF-8 Encoded String.
     #[inline]
     pub(crate) fn string(&mut self, field: &'static str) -> Result<MqttString, DecodeError> {
-        let (raw, _) = self.str_slice(field)?;
-        Ok(MqttString::from_checked(self.share(raw)))
+        let (start, raw, _) = self.str_slice(field)?;
+        Ok(MqttString::from_checked(self.share(start, raw.len())))
     }
 
     /// A Topic Name. `allow_empty` is for the PUBLISH topic of MQTT 5, which may be
@@ -147,7 +152,7 @@ impl<'a> Reader<'a> {
         field: &'static str,
         allow_empty: bool,
     ) -> Result<TopicName, DecodeError> {
-        let (raw, scanned) = self.str_slice(field)?;
+        let (start, raw, scanned) = self.str_slice(field)?;
         // [MQTT-4.7.3-1]: at least one character.
         if raw.is_empty() && !allow_empty {
             return Err(DecodeError::InvalidTopicName {
@@ -163,7 +168,7 @@ impl<'a> Reader<'a> {
             });
         }
         Ok(TopicName::from_checked(MqttString::from_checked(
-            self.share(raw),
+            self.share(start, raw.len()),
         )))
     }
 
@@ -217,7 +222,7 @@ pub(crate) trait Sink {
     fn put_varint(&mut self, v: u32);
     fn put_slice(&mut self, b: &[u8]);
     /// A property block: its Variable Byte Integer length, then the properties.
-    fn put_properties<P: Properties>(&mut self, p: &P);
+    fn put_properties<P: WireProperties>(&mut self, p: &P);
 
     /// A field with a two-byte length prefix; callers have checked `b.len() <= 65535`.
     #[inline]
@@ -301,7 +306,7 @@ impl Sink for Counter {
         self.0 += b.len();
     }
     #[inline]
-    fn put_properties<P: Properties>(&mut self, p: &P) {
+    fn put_properties<P: WireProperties>(&mut self, p: &P) {
         let len = p.wire_len();
         self.0 += varint::len(len as u32) + len;
     }
@@ -342,7 +347,7 @@ impl<B: BufMut> Sink for Writer<'_, B> {
         self.0.put_slice(b);
     }
     #[inline]
-    fn put_properties<P: Properties>(&mut self, p: &P) {
+    fn put_properties<P: WireProperties>(&mut self, p: &P) {
         self.put_varint(p.wire_len() as u32);
         p.emit(self);
     }

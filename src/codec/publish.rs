@@ -1,11 +1,13 @@
 //! PUBLISH (3.1.1 section 3.3, 5.0 section 3.3).
 
+use super::primitives::string_error;
 use super::primitives::{Reader, Sink};
-use super::properties::PublishProperties;
-use super::{Body, DecodeError, EncodeError, PacketType, Sender};
+use super::properties::{self, PropertyBox, PublishProperties, WireProperties};
+use super::{Body, DecodeError, EncodeError, Packet, PacketType, Sender};
+use crate::string::{self, MqttString};
 use crate::topic::{TopicError, TopicName};
 use crate::types::{PacketId, ProtocolVersion, QoS, QosPid};
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// PUBLISH: an application message.
 ///
@@ -28,7 +30,7 @@ pub struct Publish {
     /// The topic. Empty only in MQTT 5 with a Topic Alias property.
     pub topic: TopicName,
     /// MQTT 5 properties.
-    pub properties: PublishProperties,
+    pub properties: PropertyBox<PublishProperties>,
     /// The application payload.
     pub payload: Bytes,
 }
@@ -53,60 +55,114 @@ impl Publish {
         self.qos_pid.packet_id()
     }
 
-    /// Decodes a PUBLISH body; `first` is the fixed header byte, already checked.
+    /// Decodes the PUBLISH of `size` bytes at the front of `buf`; `first` is its fixed
+    /// header byte, already checked, and its body starts at `header_len`.
+    ///
+    /// The hot path of every receiver: the fixed part is checked on the borrowed bytes
+    /// and the packet is cut out of the buffer only then, with one handle for the topic
+    /// and the frame's own handle reused for the payload.
     #[inline]
     pub(crate) fn decode(
+        buf: &mut BytesMut,
         first: u8,
-        mut frame: Bytes,
+        header_len: usize,
+        size: usize,
         version: ProtocolVersion,
         sender: Sender,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<Option<Packet>, DecodeError> {
         let v5 = version.is_v5();
-        let mut r = Reader::new(&frame);
+        let body = &buf[header_len..size];
         // [MQTT-3.3.2-1]: the topic comes first and is a UTF-8 string; MQTT 5 allows it
         // to be empty when a Topic Alias replaces it.
-        let topic = r.topic_name("topic name", v5)?;
-        let qos_pid = match (first >> 1) & 0x03 {
-            0 => QosPid::AtMostOnce,
-            1 => QosPid::AtLeastOnce(r.packet_id(PacketType::Publish)?),
-            2 => QosPid::ExactlyOnce(r.packet_id(PacketType::Publish)?),
-            // Refused with the first byte; kept total.
-            _ => {
-                return Err(DecodeError::InvalidQoS {
-                    field: "publish flags",
-                });
-            }
+        let field = "topic name";
+        let [len_hi, len_lo, ..] = *body else {
+            return Err(DecodeError::UnexpectedEnd { field });
         };
-        let properties = if v5 {
-            PublishProperties::decode(&mut r)?
-        } else {
-            PublishProperties::default()
+        let topic_end = 2 + usize::from(u16::from_be_bytes([len_hi, len_lo]));
+        let Some(topic) = body.get(2..topic_end) else {
+            return Err(DecodeError::UnexpectedEnd { field });
         };
-        // 5.0 section 3.3.2.1: an empty topic without a Topic Alias is a Protocol Error.
-        if topic.is_empty() && properties.topic_alias.is_none() {
+        let scanned = string::check(topic).map_err(|e| string_error(e, field))?;
+        // [MQTT-3.3.2-2], [MQTT-4.7.1-1] (3.1.1), [MQTT-4.7.0-1] (5.0): no wildcards.
+        if scanned.has_wildcard {
             return Err(DecodeError::InvalidTopicName {
-                field: "topic name",
+                field,
+                error: TopicError::WildcardInName,
+            });
+        }
+        let empty_topic = topic_end == 2;
+        // [MQTT-4.7.3-1]: at least one character, unless an MQTT 5 Topic Alias stands in.
+        if empty_topic && !v5 {
+            return Err(DecodeError::InvalidTopicName {
+                field,
                 error: TopicError::Empty,
             });
         }
-        // [MQTT-3.3.4-6]
-        if sender == Sender::Client && !properties.subscription_identifiers.is_empty() {
-            return Err(DecodeError::WrongDirection {
-                what: "a subscription identifier in a client PUBLISH",
-            });
-        }
-        let payload_start = r.position();
+        let mut pos = topic_end;
+        let qos_pid = match (first >> 1) & 0x03 {
+            0 => QosPid::AtMostOnce,
+            qos => {
+                let Some(&[hi, lo]) = body.get(pos..pos + 2) else {
+                    return Err(DecodeError::UnexpectedEnd {
+                        field: "packet identifier",
+                    });
+                };
+                pos += 2;
+                // [MQTT-2.3.1-1] (3.1.1) / [MQTT-2.2.1-3] (5.0)
+                let id = PacketId::new(u16::from_be_bytes([hi, lo])).ok_or(
+                    DecodeError::ZeroPacketId {
+                        packet: PacketType::Publish,
+                    },
+                )?;
+                if qos == 1 {
+                    QosPid::AtLeastOnce(id)
+                } else {
+                    QosPid::ExactlyOnce(id)
+                }
+            }
+        };
+        let mut frame = buf.split_to(size).freeze();
+        let topic = if empty_topic {
+            TopicName::empty()
+        } else {
+            let start = header_len + 2;
+            TopicName::from_checked(MqttString::from_checked(
+                frame.slice(start..start + topic_end - 2),
+            ))
+        };
         // The payload is the rest of the frame: reuse the frame's handle instead of
         // slicing a new one.
-        frame.advance(payload_start);
-        Ok(Publish {
+        frame.advance(header_len + pos);
+        let properties = if v5 {
+            let mut r = Reader::new(&frame);
+            let properties = properties::decode::<PublishProperties>(&mut r, PacketType::Publish)?;
+            let properties_len = r.position();
+            // 5.0 section 3.3.2.1: an empty topic without a Topic Alias is a Protocol Error.
+            if empty_topic && properties.topic_alias.is_none() {
+                return Err(DecodeError::InvalidTopicName {
+                    field,
+                    error: TopicError::Empty,
+                });
+            }
+            // [MQTT-3.3.4-6]
+            if sender == Sender::Client && !properties.subscription_identifiers.is_empty() {
+                return Err(DecodeError::WrongDirection {
+                    what: "a subscription identifier in a client PUBLISH",
+                });
+            }
+            frame.advance(properties_len);
+            properties
+        } else {
+            PropertyBox::new()
+        };
+        Ok(Some(Packet::Publish(Publish {
             dup: first & 0x08 != 0,
             qos_pid,
             retain: first & 0x01 != 0,
             topic,
             properties,
             payload: frame,
-        })
+        })))
     }
 }
 
@@ -156,7 +212,7 @@ impl Body for Publish {
             s.put_u16(id.get());
         }
         if version.is_v5() {
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
         }
     }
 

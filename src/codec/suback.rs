@@ -1,7 +1,7 @@
 //! SUBACK (3.1.1 section 3.9, 5.0 section 3.9).
 
 use super::primitives::{Reader, Sink};
-use super::properties::AckProperties;
+use super::properties::{self, AckProperties, PropertyBox};
 use super::{Body, DecodeError, EncodeError, PacketType, SubAckReasonCode};
 use crate::types::{PacketId, ProtocolVersion};
 use alloc::vec::Vec;
@@ -19,7 +19,7 @@ pub struct SubAck {
     /// The packet identifier of the SUBSCRIBE.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: AckProperties,
+    pub properties: PropertyBox<AckProperties>,
     /// One result per requested filter.
     pub reason_codes: Vec<SubAckReasonCode>,
 }
@@ -29,7 +29,7 @@ impl SubAck {
     pub fn new(packet_id: PacketId, reason_codes: Vec<SubAckReasonCode>) -> Self {
         SubAck {
             packet_id,
-            properties: AckProperties::default(),
+            properties: PropertyBox::new(),
             reason_codes,
         }
     }
@@ -40,9 +40,9 @@ impl SubAck {
         // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
         let packet_id = r.packet_id(PacketType::SubAck)?;
         let properties = if v5 {
-            AckProperties::decode(&mut r, PacketType::SubAck)?
+            properties::decode::<AckProperties>(&mut r, PacketType::SubAck)?
         } else {
-            AckProperties::default()
+            PropertyBox::new()
         };
         let mut reason_codes = Vec::with_capacity(r.remaining());
         while !r.is_empty() {
@@ -100,7 +100,7 @@ impl Body for SubAck {
     fn emit<S: Sink>(&self, version: ProtocolVersion, s: &mut S) {
         s.put_u16(self.packet_id.get());
         if version.is_v5() {
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
         }
         for code in &self.reason_codes {
             s.put_u8(code.value());

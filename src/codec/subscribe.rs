@@ -1,7 +1,7 @@
 //! SUBSCRIBE (3.1.1 section 3.8, 5.0 section 3.8).
 
 use super::primitives::{Reader, Sink};
-use super::properties::SubscribeProperties;
+use super::properties::{self, PropertyBox, SubscribeProperties};
 use super::{Body, DecodeError, EncodeError, PacketType};
 use crate::string::MqttString;
 use crate::topic::{self, TopicFilter};
@@ -43,7 +43,7 @@ pub struct Subscribe {
     /// The packet identifier.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: SubscribeProperties,
+    pub properties: PropertyBox<SubscribeProperties>,
     /// The subscriptions, at least one.
     pub filters: Vec<Subscription>,
 }
@@ -53,7 +53,7 @@ impl Subscribe {
     pub fn new(packet_id: PacketId, filters: Vec<Subscription>) -> Self {
         Subscribe {
             packet_id,
-            properties: SubscribeProperties::default(),
+            properties: PropertyBox::new(),
             filters,
         }
     }
@@ -63,9 +63,9 @@ impl Subscribe {
         let mut r = Reader::new(frame);
         let packet_id = r.packet_id(PacketType::Subscribe)?;
         let properties = if v5 {
-            SubscribeProperties::decode(&mut r)?
+            properties::decode::<SubscribeProperties>(&mut r, PacketType::Subscribe)?
         } else {
-            SubscribeProperties::default()
+            PropertyBox::new()
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
@@ -184,7 +184,7 @@ impl Body for Subscribe {
     fn emit<S: Sink>(&self, version: ProtocolVersion, s: &mut S) {
         s.put_u16(self.packet_id.get());
         if version.is_v5() {
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
         }
         for sub in &self.filters {
             s.put_prefixed(sub.filter.as_bytes());

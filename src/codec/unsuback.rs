@@ -1,7 +1,7 @@
 //! UNSUBACK (3.1.1 section 3.11, 5.0 section 3.11).
 
 use super::primitives::{Reader, Sink};
-use super::properties::AckProperties;
+use super::properties::{self, AckProperties, PropertyBox};
 use super::{Body, DecodeError, EncodeError, PacketType, UnsubAckReasonCode};
 use crate::types::{PacketId, ProtocolVersion};
 use alloc::vec::Vec;
@@ -20,7 +20,7 @@ pub struct UnsubAck {
     /// The packet identifier of the UNSUBSCRIBE.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: AckProperties,
+    pub properties: PropertyBox<AckProperties>,
     /// One result per filter (MQTT 5 only).
     pub reason_codes: Vec<UnsubAckReasonCode>,
 }
@@ -30,7 +30,7 @@ impl UnsubAck {
     pub fn new(packet_id: PacketId, reason_codes: Vec<UnsubAckReasonCode>) -> Self {
         UnsubAck {
             packet_id,
-            properties: AckProperties::default(),
+            properties: PropertyBox::new(),
             reason_codes,
         }
     }
@@ -49,7 +49,7 @@ impl UnsubAck {
         if !v5 {
             return Ok(UnsubAck::new(packet_id, Vec::new()));
         }
-        let properties = AckProperties::decode(&mut r, PacketType::UnsubAck)?;
+        let properties = properties::decode::<AckProperties>(&mut r, PacketType::UnsubAck)?;
         let mut reason_codes = Vec::with_capacity(r.remaining());
         while !r.is_empty() {
             let code = r.u8("unsubscribe reason code")?;
@@ -99,7 +99,7 @@ impl Body for UnsubAck {
     fn emit<S: Sink>(&self, version: ProtocolVersion, s: &mut S) {
         s.put_u16(self.packet_id.get());
         if version.is_v5() {
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
             for code in &self.reason_codes {
                 s.put_u8(code.value());
             }

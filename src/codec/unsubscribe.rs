@@ -1,7 +1,7 @@
 //! UNSUBSCRIBE (3.1.1 section 3.10, 5.0 section 3.10).
 
 use super::primitives::{Reader, Sink};
-use super::properties::UnsubscribeProperties;
+use super::properties::{self, PropertyBox, UnsubscribeProperties};
 use super::subscribe::read_filter;
 use super::{Body, DecodeError, EncodeError, PacketType};
 use crate::topic::TopicFilter;
@@ -21,7 +21,7 @@ pub struct Unsubscribe {
     /// The packet identifier.
     pub packet_id: PacketId,
     /// MQTT 5 properties.
-    pub properties: UnsubscribeProperties,
+    pub properties: PropertyBox<UnsubscribeProperties>,
     /// The filters to remove, at least one.
     pub filters: Vec<TopicFilter>,
 }
@@ -31,7 +31,7 @@ impl Unsubscribe {
     pub fn new(packet_id: PacketId, filters: Vec<TopicFilter>) -> Self {
         Unsubscribe {
             packet_id,
-            properties: UnsubscribeProperties::default(),
+            properties: PropertyBox::new(),
             filters,
         }
     }
@@ -40,9 +40,9 @@ impl Unsubscribe {
         let mut r = Reader::new(frame);
         let packet_id = r.packet_id(PacketType::Unsubscribe)?;
         let properties = if version.is_v5() {
-            UnsubscribeProperties::decode(&mut r)?
+            properties::decode::<UnsubscribeProperties>(&mut r, PacketType::Unsubscribe)?
         } else {
-            UnsubscribeProperties::default()
+            PropertyBox::new()
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
@@ -85,7 +85,7 @@ impl Body for Unsubscribe {
     fn emit<S: Sink>(&self, version: ProtocolVersion, s: &mut S) {
         s.put_u16(self.packet_id.get());
         if version.is_v5() {
-            s.put_properties(&self.properties);
+            s.put_properties(&*self.properties);
         }
         for filter in &self.filters {
             s.put_prefixed(filter.as_bytes());

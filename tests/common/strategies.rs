@@ -175,9 +175,9 @@ fn connect(v5: bool) -> impl Strategy<Value = Packet> {
             qos,
             retain,
             properties: if v5 {
-                properties
+                properties.into()
             } else {
-                WillProperties::default()
+                PropertyBox::new()
             },
         });
     (
@@ -205,9 +205,9 @@ fn connect(v5: bool) -> impl Strategy<Value = Packet> {
                     username,
                     password,
                     properties: if v5 {
-                        properties
+                        properties.into()
                     } else {
-                        ConnectProperties::default()
+                        PropertyBox::new()
                     },
                 })
             },
@@ -274,9 +274,9 @@ fn connack(v5: bool) -> impl Strategy<Value = Packet> {
             session_present: sp && reason_code == ConnectReasonCode::Success,
             reason_code,
             properties: if v5 {
-                properties
+                properties.into()
             } else {
-                ConnAckProperties::default()
+                PropertyBox::new()
             },
         })
     })
@@ -319,10 +319,10 @@ pub fn publish(v5: bool) -> impl Strategy<Value = Publish> {
         .prop_map(
             move |(dup, qos, id, retain, topic, alias_only, properties, payload)| {
                 let qos_pid = QosPid::new(qos, (qos != QoS::AtMostOnce).then_some(id)).unwrap();
-                let properties = if v5 {
-                    properties
+                let properties: PropertyBox<_> = if v5 {
+                    properties.into()
                 } else {
-                    PublishProperties::default()
+                    PropertyBox::new()
                 };
                 // MQTT 5 may replace the topic with an alias.
                 let topic = if alias_only && properties.topic_alias.is_some() {
@@ -342,7 +342,7 @@ pub fn publish(v5: bool) -> impl Strategy<Value = Publish> {
         )
 }
 
-fn ack_properties(v5: bool) -> impl Strategy<Value = AckProperties> {
+fn ack_properties(v5: bool) -> impl Strategy<Value = PropertyBox<AckProperties>> {
     (option::of(mqtt_string()), user_properties()).prop_map(
         move |(reason_string, user_properties)| {
             if v5 {
@@ -350,8 +350,9 @@ fn ack_properties(v5: bool) -> impl Strategy<Value = AckProperties> {
                     reason_string,
                     user_properties,
                 }
+                .into()
             } else {
-                AckProperties::default()
+                PropertyBox::new()
             }
         },
     )
@@ -416,8 +417,9 @@ fn subscribe(v5: bool) -> impl Strategy<Value = Packet> {
                     subscription_identifier: sid,
                     user_properties: up,
                 }
+                .into()
             } else {
-                SubscribeProperties::default()
+                PropertyBox::new()
             };
             Packet::from(Subscribe {
                 packet_id,
@@ -486,7 +488,7 @@ fn disconnect(v5: bool) -> impl Strategy<Value = Packet> {
         if v5 {
             Packet::from(Disconnect {
                 reason_code,
-                properties,
+                properties: properties.into(),
             })
         } else {
             Packet::from(Disconnect::default())
@@ -516,7 +518,8 @@ fn auth() -> impl Strategy<Value = Packet> {
                         authentication_data: data,
                         reason_string,
                         user_properties,
-                    },
+                    }
+                    .into(),
                 })
             },
         )

@@ -16,6 +16,7 @@ use super::{DecodeError, EncodeError, PacketType};
 use crate::string::MqttString;
 use crate::topic::TopicName;
 use crate::types::SubscriptionId;
+use alloc::boxed::Box;
 use bytes::Bytes;
 use core::num::{NonZeroU16, NonZeroU32};
 
@@ -193,16 +194,152 @@ impl PropertyId {
     }
 }
 
-/// A property block that can be emitted: the identifiers in ascending order, which is
-/// the canonical form this crate writes.
-pub(crate) trait Properties {
+pub(crate) mod private {
+    /// Keeps [`super::PropertySet`] implemented only by this crate's property sets.
+    pub trait Sealed {}
+}
+
+/// A set of MQTT 5 properties: the properties one packet type may carry.
+///
+/// Implemented by [`PublishProperties`], [`ConnectProperties`] and the other sets of
+/// this crate only.
+pub trait PropertySet: private::Sealed + Default + 'static {
+    /// The empty set, shared.
+    fn empty() -> &'static Self;
+    /// True when no property is set.
+    fn is_empty(&self) -> bool;
+}
+
+/// The wire side of a property set.
+pub(crate) trait WireProperties: PropertySet {
+    /// Emits the set in ascending identifier order, the canonical form.
     fn emit<S: Sink>(&self, s: &mut S);
+
+    /// Reads the value of property `id`, refusing properties the set cannot hold and
+    /// repeats of those that may appear once.
+    fn read(&mut self, id: PropertyId, props: &mut PropertyReader<'_>) -> Result<(), DecodeError>;
+
+    fn set_user_properties(&mut self, up: UserProperties);
+
+    /// Rules that involve more than one property.
+    fn validate(&self) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    /// What the types cannot refuse before encoding.
+    fn check(&self) -> Result<(), EncodeError> {
+        Ok(())
+    }
 
     fn wire_len(&self) -> usize {
         let mut c = Counter::default();
         self.emit(&mut c);
         c.0
     }
+}
+
+/// The MQTT 5 properties of a packet, stored out of line and allocated only when a
+/// property is set: most packets carry none, and a packet that does not embed them is
+/// small and cheap to move.
+///
+/// Read and write the properties through `Deref`; reading an empty box gives the shared
+/// empty set, writing allocates.
+///
+/// ```
+/// use bytes::Bytes;
+/// use mqtt_sansio::{Publish, TopicName};
+///
+/// let mut p = Publish::new(TopicName::from_static("t").unwrap(), Bytes::new());
+/// assert!(p.properties.is_empty());
+/// assert_eq!(p.properties.message_expiry_interval, None);
+/// p.properties.message_expiry_interval = Some(60);
+/// assert!(!p.properties.is_empty());
+/// ```
+#[derive(Clone)]
+pub struct PropertyBox<T>(Option<Box<T>>);
+
+impl<T> Default for PropertyBox<T> {
+    fn default() -> Self {
+        PropertyBox(None)
+    }
+}
+
+impl<T: PropertySet> PropertyBox<T> {
+    /// An empty box.
+    pub const fn new() -> Self {
+        PropertyBox(None)
+    }
+
+    /// True when no property is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.as_deref().is_none_or(T::is_empty)
+    }
+
+    /// The properties, leaving the box empty.
+    pub fn take(&mut self) -> T {
+        self.0.take().map(|b| *b).unwrap_or_default()
+    }
+}
+
+impl<T: PropertySet> core::ops::Deref for PropertyBox<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Some(set) => set,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: PropertySet> core::ops::DerefMut for PropertyBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl<T: PropertySet> From<T> for PropertyBox<T> {
+    fn from(set: T) -> Self {
+        if set.is_empty() {
+            PropertyBox(None)
+        } else {
+            PropertyBox(Some(Box::new(set)))
+        }
+    }
+}
+
+impl<T: PropertySet + PartialEq> PartialEq for PropertyBox<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: PropertySet + Eq> Eq for PropertyBox<T> {}
+
+impl<T: PropertySet + core::fmt::Debug> core::fmt::Debug for PropertyBox<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Reads a property block into a box, allocating only when the block is not empty.
+#[inline]
+pub(crate) fn decode<T: WireProperties>(
+    r: &mut Reader<'_>,
+    packet: PacketType,
+) -> Result<PropertyBox<T>, DecodeError> {
+    let mut props = PropertyReader::new(r, packet)?;
+    if props.r.is_empty() {
+        return Ok(PropertyBox(None));
+    }
+    let mut set = Box::<T>::default();
+    while let Some(id) = props.next()? {
+        set.read(id, &mut props)?;
+    }
+    set.set_user_properties(props.finish());
+    set.validate()?;
+    Ok(PropertyBox(Some(set)))
 }
 
 /// Reads the properties of one block, handling User Properties itself so that every
@@ -216,6 +353,7 @@ pub(crate) struct PropertyReader<'a> {
 
 impl<'a> PropertyReader<'a> {
     /// Reads the Property Length and bounds the reader to the block it announces.
+    #[inline]
     pub(crate) fn new(r: &mut Reader<'a>, packet: PacketType) -> Result<Self, DecodeError> {
         let len = r.varint("property length")?;
         let r = r.sub(len as usize, "properties")?;
@@ -251,6 +389,7 @@ impl<'a> PropertyReader<'a> {
     }
 
     /// The User Properties seen, as a view of the block.
+    #[inline]
     pub(crate) fn finish(self) -> UserProperties {
         if self.user_count == 0 {
             return UserProperties::new();
@@ -269,11 +408,13 @@ impl<'a> PropertyReader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn byte(&mut self, id: PropertyId) -> Result<u8, DecodeError> {
         self.r.u8(id.field())
     }
 
     /// A byte property that may only be 0 or 1.
+    #[inline]
     pub(crate) fn flag(&mut self, id: PropertyId) -> Result<bool, DecodeError> {
         match self.byte(id)? {
             0 => Ok(false),
@@ -285,10 +426,12 @@ impl<'a> PropertyReader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self, id: PropertyId) -> Result<u16, DecodeError> {
         self.r.u16(id.field())
     }
 
+    #[inline]
     pub(crate) fn nonzero_u16(&mut self, id: PropertyId) -> Result<NonZeroU16, DecodeError> {
         NonZeroU16::new(self.u16(id)?).ok_or(DecodeError::InvalidPropertyValue {
             property: id,
@@ -296,6 +439,7 @@ impl<'a> PropertyReader<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, id: PropertyId) -> Result<u32, DecodeError> {
         self.r.u32(id.field())
     }
@@ -316,6 +460,7 @@ impl<'a> PropertyReader<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn string(&mut self, id: PropertyId) -> Result<MqttString, DecodeError> {
         self.r.string(id.field())
     }

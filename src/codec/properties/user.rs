@@ -48,6 +48,7 @@ impl UserProperties {
     }
 
     /// A view of a validated property block holding `count` User Properties.
+    #[inline]
     pub(crate) fn from_wire(block: Bytes, count: usize) -> Self {
         UserProperties {
             repr: Repr::Wire { block, count },
