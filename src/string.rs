@@ -180,6 +180,15 @@ fn load(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
+/// The lanes (bit 7 of each byte) of the eight bytes at `at` that may be `+` or `#`:
+/// a lane above a real match may be flagged falsely, none is missed. `at + 8` must
+/// not exceed `bytes.len()`.
+#[inline(always)]
+pub(crate) fn wildcard_lanes(bytes: &[u8], at: usize) -> u64 {
+    let w = load(bytes, at);
+    zero_byte((w | (LO * 0x08)) ^ (LO * 0x2B))
+}
+
 /// What one pass over a string saw.
 #[derive(Default)]
 struct Seen {

@@ -48,7 +48,7 @@ pub use varint::MAX_VARINT as MAX_REMAINING_LENGTH;
 use crate::types::ProtocolVersion;
 use alloc::boxed::Box;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use primitives::{Counter, Sink, Writer};
+use primitives::{Counter, Sink, SliceWriter, Writer};
 
 /// The largest packet MQTT can describe: one type byte, a four-byte Remaining Length
 /// and 268,435,455 bytes after it.
@@ -182,17 +182,46 @@ fn encode_body<'p, P: Body, B: BufMut>(
             available: buf.remaining_mut(),
         });
     }
-    let mut w = Writer(buf);
-    w.put_u8(p.first_byte());
-    w.put_varint(layout.remaining as u32);
-    p.emit(version, &mut w);
+    // Heads are assembled on the stack and written with one call: a `BufMut` call per
+    // field costs more than zeroing the array.
+    // `SliceWriter` needs four bytes of room beyond the head while it writes properties.
+    match layout.head + 4 {
+        0..=128 => write_head::<P, B, 128>(p, version, layout.remaining, buf),
+        129..=512 => write_head::<P, B, 512>(p, version, layout.remaining, buf),
+        513..=2048 => write_head::<P, B, 2048>(p, version, layout.remaining, buf),
+        _ => {
+            let mut w = Writer(&mut *buf);
+            w.put_u8(p.first_byte());
+            w.put_varint(layout.remaining as u32);
+            p.emit(version, &mut w);
+        }
+    }
     match p.payload() {
         Some(payload) if !vectored => {
-            w.put_slice(payload);
+            buf.put_slice(payload);
             Ok(None)
         }
         other => Ok(other),
     }
+}
+
+#[inline(always)]
+fn write_head<P: Body, B: BufMut, const N: usize>(
+    p: &P,
+    version: ProtocolVersion,
+    remaining: usize,
+    buf: &mut B,
+) {
+    let mut head = [0u8; N];
+    let mut w = SliceWriter {
+        buf: &mut head,
+        pos: 0,
+    };
+    w.put_u8(p.first_byte());
+    w.put_varint(remaining as u32);
+    p.emit(version, &mut w);
+    let len = w.pos;
+    buf.put_slice(&head[..len]);
 }
 
 macro_rules! dispatch {

@@ -31,6 +31,25 @@ impl<'a> Reader<'a> {
         self.end - self.pos
     }
 
+    /// The bytes not read yet.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        let frame: &'a [u8] = self.frame;
+        &frame[self.pos..self.end]
+    }
+
+    /// How many entries of a list of length-prefixed fields, each followed by `trailer`
+    /// bytes, the unread bytes hold. Sizing the list from this count allocates once and
+    /// never beyond what was received.
+    pub(crate) fn count_prefixed(&self, trailer: usize) -> usize {
+        let rest = self.rest();
+        let (mut pos, mut count) = (0, 0);
+        while let Some(&[hi, lo]) = rest.get(pos..pos + 2) {
+            pos += 2 + usize::from(u16::from_be_bytes([hi, lo])) + trailer;
+            count += 1;
+        }
+        count
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.pos == self.end
     }
@@ -350,5 +369,77 @@ impl<B: BufMut> Sink for Writer<'_, B> {
     fn put_properties<P: WireProperties>(&mut self, p: &P) {
         self.put_varint(p.wire_len() as u32);
         p.emit(self);
+    }
+}
+
+/// Writes what an `emit` produces into a byte array, so a packet's head reaches the
+/// output buffer in one `put_slice` instead of a bounds-checked call per field.
+pub(crate) struct SliceWriter<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) pos: usize,
+}
+
+impl SliceWriter<'_> {
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
+        self.put_slice(&bytes);
+    }
+}
+
+impl Sink for SliceWriter<'_> {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        self.put([v]);
+    }
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        self.put(v.to_be_bytes());
+    }
+    #[inline]
+    fn put_u32(&mut self, v: u32) {
+        self.put(v.to_be_bytes());
+    }
+    #[inline]
+    fn put_varint(&mut self, mut v: u32) {
+        loop {
+            let mut byte = (v & 0x7F) as u8;
+            v >>= 7;
+            if v > 0 {
+                byte |= 0x80;
+            }
+            self.put_u8(byte);
+            if v == 0 {
+                break;
+            }
+        }
+    }
+    #[inline]
+    fn put_slice(&mut self, b: &[u8]) {
+        // The caller sized the array from the same `emit`, so this always fits.
+        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + b.len()) {
+            dst.copy_from_slice(b);
+        }
+        self.pos += b.len();
+    }
+    /// Emits the properties after room for the longest length prefix, then writes the
+    /// prefix and closes the gap: one pass over the properties instead of two.
+    #[inline]
+    fn put_properties<P: WireProperties>(&mut self, p: &P) {
+        let start = self.pos;
+        self.pos += 4;
+        p.emit(self);
+        let len = self.pos - start - 4;
+        let mut prefix = [0u8; 4];
+        let mut w = SliceWriter {
+            buf: &mut prefix,
+            pos: 0,
+        };
+        w.put_varint(len as u32);
+        let used = w.pos;
+        if let Some(dst) = self.buf.get_mut(start..self.pos) {
+            dst.copy_within(4.., used);
+            dst[..used].copy_from_slice(&prefix[..used]);
+        }
+        self.pos -= 4 - used;
     }
 }

@@ -67,7 +67,7 @@ impl Subscribe {
         } else {
             PropertyBox::new()
         };
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(r.count_prefixed(1));
         while !r.is_empty() {
             // [MQTT-3.8.3-1]
             let filter = read_filter(&mut r, version)?;

@@ -44,7 +44,7 @@ impl Unsubscribe {
         } else {
             PropertyBox::new()
         };
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(r.count_prefixed(0));
         while !r.is_empty() {
             // [MQTT-3.10.3-1]
             filters.push(read_filter(&mut r, version)?);
