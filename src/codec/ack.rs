@@ -5,7 +5,7 @@ use super::primitives::{Reader, Sink};
 use super::properties::{self, AckProperties, PropertyBox};
 use super::{
     Body, DecodeError, EncodeError, PacketType, PubAckReasonCode, PubCompReasonCode,
-    PubRecReasonCode, PubRelReasonCode,
+    PubRecReasonCode, PubRelReasonCode, cut,
 };
 use crate::types::{PacketId, ProtocolVersion};
 use bytes::{Buf, BytesMut};
@@ -45,8 +45,7 @@ fn decode_ack(
             .ok_or(DecodeError::ZeroPacketId { packet })?;
         return Ok((packet_id, code, PropertyBox::new()));
     }
-    let mut frame = buf.split_to(size).freeze();
-    frame.advance(header_len);
+    let frame = cut(buf, header_len, size);
     let mut r = Reader::new(&frame);
     let packet_id = r.packet_id(packet)?;
     let code = r.u8("reason code")?;

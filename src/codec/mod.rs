@@ -350,6 +350,15 @@ packet_from!(
     Auth(Auth),
 );
 
+/// Cuts the packet of `size` bytes off the front of `buf` and returns its body: the
+/// packets that hand out slices of their input need it, at the price of a reference
+/// count; the others are read in place.
+pub(crate) fn cut(buf: &mut BytesMut, header_len: usize, size: usize) -> Bytes {
+    let mut frame = buf.split_to(size).freeze();
+    frame.advance(header_len);
+    frame
+}
+
 /// Which side sends the packets a decoder reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sender {
@@ -474,13 +483,7 @@ impl Decoder {
         // Until the version is known `check_first_byte` lets only CONNECT through, and
         // CONNECT finds its version in its own body.
         let version = self.version.unwrap_or(ProtocolVersion::V5);
-        // Only the packets that hand out slices of the input cut a frame out of the
-        // buffer; that costs a reference count.
-        let frame = |buf: &mut BytesMut| {
-            let mut frame = buf.split_to(size).freeze();
-            frame.advance(header_len);
-            frame
-        };
+        let frame = |buf: &mut BytesMut| cut(buf, header_len, size);
         let packet = match packet_type {
             // Returned as is, so the packet is built in the caller's slot, not copied.
             PacketType::Publish => {
@@ -513,11 +516,13 @@ impl Decoder {
             }
             PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(&frame(buf), version)?),
             PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&frame(buf), version)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::decode(&frame(buf), version)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::decode(buf, header_len, size, version)?),
             PacketType::Unsubscribe => {
                 Packet::Unsubscribe(Unsubscribe::decode(&frame(buf), version)?)
             }
-            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(&frame(buf), version)?),
+            PacketType::UnsubAck => {
+                Packet::UnsubAck(UnsubAck::decode(buf, header_len, size, version)?)
+            }
             PacketType::Disconnect => {
                 Packet::Disconnect(Disconnect::decode(&frame(buf), version, self.sender)?)
             }

@@ -2,10 +2,10 @@
 
 use super::primitives::{Reader, Sink};
 use super::properties::{self, AckProperties, PropertyBox};
-use super::{Body, DecodeError, EncodeError, PacketType, SubAckReasonCode};
+use super::{Body, DecodeError, EncodeError, PacketType, SubAckReasonCode, cut};
 use crate::types::{PacketId, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::Bytes;
+use bytes::{Buf, BytesMut};
 
 /// SUBACK: the server's answer to SUBSCRIBE, one reason code per filter in order.
 ///
@@ -34,41 +34,73 @@ impl SubAck {
         }
     }
 
-    pub(crate) fn decode(frame: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    /// Decodes the SUBACK of `size` bytes at the front of `buf`. Without properties it
+    /// is read in place; with them it is cut out so they can share its bytes.
+    pub(crate) fn decode(
+        buf: &mut BytesMut,
+        header_len: usize,
+        size: usize,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let v5 = version.is_v5();
-        let mut r = Reader::new(frame);
-        // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
-        let packet_id = r.packet_id(PacketType::SubAck)?;
-        let properties = if v5 {
-            properties::decode::<AckProperties>(&mut r, PacketType::SubAck)?
-        } else {
-            PropertyBox::new()
+        let body = &buf[header_len..size];
+        let (packet_id, properties, codes) = match body {
+            [hi, lo, codes @ ..] if !v5 => (read_id(*hi, *lo)?, PropertyBox::new(), codes),
+            [hi, lo, 0, codes @ ..] => (read_id(*hi, *lo)?, PropertyBox::new(), codes),
+            _ => {
+                let frame = cut(buf, header_len, size);
+                let mut r = Reader::new(&frame);
+                let packet_id = r.packet_id(PacketType::SubAck)?;
+                let properties = if v5 {
+                    properties::decode::<AckProperties>(&mut r, PacketType::SubAck)?
+                } else {
+                    PropertyBox::new()
+                };
+                let reason_codes = reason_codes(r.rest(), v5)?;
+                return Ok(SubAck {
+                    packet_id,
+                    properties,
+                    reason_codes,
+                });
+            }
         };
-        let mut reason_codes = Vec::with_capacity(r.remaining());
-        while !r.is_empty() {
-            let code = r.u8("subscribe reason code")?;
-            // [MQTT-3.9.3-2]: only the defined codes (0x00, 0x01, 0x02, 0x80 in 3.1.1).
-            let reason = SubAckReasonCode::from_byte(code)
-                .filter(|c| v5 || c.exists_in_v311())
-                .ok_or(DecodeError::InvalidReasonCode {
-                    packet: PacketType::SubAck,
-                    code,
-                })?;
-            reason_codes.push(reason);
-        }
-        // [MQTT-3.8.4-5] (3.1.1) / [MQTT-3.8.4-6] (5.0): one code per filter, and a
-        // SUBSCRIBE has at least one.
-        if reason_codes.is_empty() {
-            return Err(DecodeError::EmptyPayload {
-                packet: PacketType::SubAck,
-            });
-        }
+        let reason_codes = reason_codes(codes, v5)?;
+        buf.advance(size);
         Ok(SubAck {
             packet_id,
             properties,
             reason_codes,
         })
     }
+}
+
+fn read_id(hi: u8, lo: u8) -> Result<PacketId, DecodeError> {
+    // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
+    PacketId::new(u16::from_be_bytes([hi, lo])).ok_or(DecodeError::ZeroPacketId {
+        packet: PacketType::SubAck,
+    })
+}
+
+fn reason_codes(bytes: &[u8], v5: bool) -> Result<Vec<SubAckReasonCode>, DecodeError> {
+    // [MQTT-3.8.4-5] (3.1.1) / [MQTT-3.8.4-6] (5.0): one code per filter, and a
+    // SUBSCRIBE has at least one.
+    if bytes.is_empty() {
+        return Err(DecodeError::EmptyPayload {
+            packet: PacketType::SubAck,
+        });
+    }
+    bytes
+        .iter()
+        .map(|&code| {
+            // [MQTT-3.9.3-2]: only the defined codes (0x00, 0x01, 0x02, 0x80 in 3.1.1).
+            SubAckReasonCode::from_byte(code)
+                .filter(|c| v5 || c.exists_in_v311())
+                .ok_or(DecodeError::InvalidReasonCode {
+                    packet: PacketType::SubAck,
+                    code,
+                })
+        })
+        .collect()
 }
 
 impl Body for SubAck {

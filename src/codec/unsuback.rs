@@ -2,10 +2,10 @@
 
 use super::primitives::{Reader, Sink};
 use super::properties::{self, AckProperties, PropertyBox};
-use super::{Body, DecodeError, EncodeError, PacketType, UnsubAckReasonCode};
+use super::{Body, DecodeError, EncodeError, PacketType, UnsubAckReasonCode, cut};
 use crate::types::{PacketId, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::Bytes;
+use bytes::{Buf, BytesMut};
 
 /// UNSUBACK: the server's answer to UNSUBSCRIBE. MQTT 5 adds one reason code per filter;
 /// in MQTT 3.1.1 `reason_codes` is empty.
@@ -35,45 +35,78 @@ impl UnsubAck {
         }
     }
 
-    pub(crate) fn decode(frame: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
-        let v5 = version.is_v5();
-        if !v5 && frame.len() != 2 {
-            return Err(DecodeError::InvalidRemainingLength {
-                packet: PacketType::UnsubAck,
-                len: frame.len() as u32,
-            });
-        }
-        let mut r = Reader::new(frame);
-        // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
-        let packet_id = r.packet_id(PacketType::UnsubAck)?;
-        if !v5 {
-            return Ok(UnsubAck::new(packet_id, Vec::new()));
-        }
-        let properties = properties::decode::<AckProperties>(&mut r, PacketType::UnsubAck)?;
-        let mut reason_codes = Vec::with_capacity(r.remaining());
-        while !r.is_empty() {
-            let code = r.u8("unsubscribe reason code")?;
-            // [MQTT-3.11.3-2]
-            reason_codes.push(UnsubAckReasonCode::from_byte(code).ok_or(
-                DecodeError::InvalidReasonCode {
+    /// Decodes the UNSUBACK of `size` bytes at the front of `buf`, in place unless it
+    /// has properties.
+    pub(crate) fn decode(
+        buf: &mut BytesMut,
+        header_len: usize,
+        size: usize,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let body = &buf[header_len..size];
+        let (packet_id, properties, codes) = match (version, body) {
+            (ProtocolVersion::V311, &[hi, lo]) => {
+                let packet_id = read_id(hi, lo)?;
+                buf.advance(size);
+                return Ok(UnsubAck::new(packet_id, Vec::new()));
+            }
+            (ProtocolVersion::V311, _) => {
+                return Err(DecodeError::InvalidRemainingLength {
                     packet: PacketType::UnsubAck,
-                    code,
-                },
-            )?);
-        }
-        // [MQTT-3.11.3-1], [MQTT-3.11.3-2]: one code per filter of the UNSUBSCRIBE,
-        // which has at least one.
-        if reason_codes.is_empty() {
-            return Err(DecodeError::EmptyPayload {
-                packet: PacketType::UnsubAck,
-            });
-        }
+                    len: body.len() as u32,
+                });
+            }
+            (ProtocolVersion::V5, [hi, lo, 0, codes @ ..]) => {
+                (read_id(*hi, *lo)?, PropertyBox::new(), codes)
+            }
+            (ProtocolVersion::V5, _) => {
+                let frame = cut(buf, header_len, size);
+                let mut r = Reader::new(&frame);
+                let packet_id = r.packet_id(PacketType::UnsubAck)?;
+                let properties = properties::decode::<AckProperties>(&mut r, PacketType::UnsubAck)?;
+                let reason_codes = reason_codes(r.rest())?;
+                return Ok(UnsubAck {
+                    packet_id,
+                    properties,
+                    reason_codes,
+                });
+            }
+        };
+        let reason_codes = reason_codes(codes)?;
+        buf.advance(size);
         Ok(UnsubAck {
             packet_id,
             properties,
             reason_codes,
         })
     }
+}
+
+fn read_id(hi: u8, lo: u8) -> Result<PacketId, DecodeError> {
+    // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
+    PacketId::new(u16::from_be_bytes([hi, lo])).ok_or(DecodeError::ZeroPacketId {
+        packet: PacketType::UnsubAck,
+    })
+}
+
+fn reason_codes(bytes: &[u8]) -> Result<Vec<UnsubAckReasonCode>, DecodeError> {
+    // [MQTT-3.11.3-1], [MQTT-3.11.3-2]: one code per filter of the UNSUBSCRIBE, which
+    // has at least one.
+    if bytes.is_empty() {
+        return Err(DecodeError::EmptyPayload {
+            packet: PacketType::UnsubAck,
+        });
+    }
+    bytes
+        .iter()
+        .map(|&code| {
+            // [MQTT-3.11.3-2]
+            UnsubAckReasonCode::from_byte(code).ok_or(DecodeError::InvalidReasonCode {
+                packet: PacketType::UnsubAck,
+                code,
+            })
+        })
+        .collect()
 }
 
 impl Body for UnsubAck {
