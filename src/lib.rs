@@ -63,6 +63,8 @@ extern crate alloc;
 extern crate std;
 
 mod codec;
+#[doc(hidden)]
+pub mod fuzz;
 mod string;
 mod topic;
 mod types;
@@ -82,3 +84,8 @@ pub use topic::{TopicError, TopicFilter, TopicName};
 pub use types::{
     PacketId, ProtocolVersion, QoS, QosPid, RetainHandling, SubscriptionId, SubscriptionOptions,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
