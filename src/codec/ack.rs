@@ -1,7 +1,7 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP (3.1.1 sections 3.4-3.7, 5.0 sections 3.4-3.7):
 //! four packets with one layout, a packet identifier, a reason code and properties.
 
-use super::primitives::{Reader, Sink};
+use super::primitives::{Reader, Sink, packet_id};
 use super::properties::{self, AckProperties, PropertyBox};
 use super::{
     Body, DecodeError, EncodeError, PacketType, PubAckReasonCode, PubCompReasonCode,
@@ -39,10 +39,7 @@ fn decode_ack(
     };
     if let Some((hi, lo, code)) = short {
         buf.advance(size);
-        // [MQTT-2.3.1-6] (3.1.1) / [MQTT-2.2.1-5] (5.0): the identifier of the PUBLISH,
-        // never 0.
-        let packet_id = PacketId::new(u16::from_be_bytes([hi, lo]))
-            .ok_or(DecodeError::ZeroPacketId { packet })?;
+        let packet_id = packet_id(hi, lo, packet)?;
         return Ok((packet_id, code, PropertyBox::new()));
     }
     let frame = cut(buf, header_len, size);

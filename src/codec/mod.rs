@@ -419,7 +419,8 @@ impl Decoder {
 
     /// The decoder of a server: it reads what a client sends. The first packet must be
     /// CONNECT ([MQTT-3.1.0-1]), whose protocol level sets the version for the rest of
-    /// the connection.
+    /// the connection. A second CONNECT is decoded like any packet: refusing it
+    /// ([MQTT-3.1.0-2]) takes connection state, which the server machine holds.
     pub fn for_server() -> Self {
         Decoder {
             version: None,

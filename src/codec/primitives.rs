@@ -101,9 +101,8 @@ impl<'a> Reader<'a> {
     /// A non-zero packet identifier.
     #[inline]
     pub(crate) fn packet_id(&mut self, packet: PacketType) -> Result<PacketId, DecodeError> {
-        let id = self.u16("packet identifier")?;
-        // [MQTT-2.3.1-1] (3.1.1) / [MQTT-2.2.1-3], [MQTT-2.2.1-5] (5.0): never zero.
-        PacketId::new(id).ok_or(DecodeError::ZeroPacketId { packet })
+        let [hi, lo] = self.u16("packet identifier")?.to_be_bytes();
+        packet_id(hi, lo, packet)
     }
 
     /// The next `n` bytes as a slice of the frame (no copy).
@@ -224,6 +223,29 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A packet identifier from its two bytes: never zero ([MQTT-2.3.1-1], [MQTT-2.3.1-6],
+/// [MQTT-2.3.1-7] in 3.1.1; [MQTT-2.2.1-3], [MQTT-2.2.1-5], [MQTT-2.2.1-6] in 5.0).
+#[inline]
+pub(crate) fn packet_id(hi: u8, lo: u8, packet: PacketType) -> Result<PacketId, DecodeError> {
+    PacketId::new(u16::from_be_bytes([hi, lo])).ok_or(DecodeError::ZeroPacketId { packet })
+}
+
+/// A list of one-byte reason codes, at least one ([MQTT-3.8.4-5] in 3.1.1; [MQTT-3.8.4-6],
+/// [MQTT-3.11.3-1] in 5.0), each one `accept` knows.
+pub(crate) fn reason_codes<T>(
+    bytes: &[u8],
+    packet: PacketType,
+    accept: impl Fn(u8) -> Option<T>,
+) -> Result<alloc::vec::Vec<T>, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::EmptyPayload { packet });
+    }
+    bytes
+        .iter()
+        .map(|&code| accept(code).ok_or(DecodeError::InvalidReasonCode { packet, code }))
+        .collect()
+}
+
 pub(crate) fn string_error(e: StringError, field: &'static str) -> DecodeError {
     match e {
         StringError::NullCharacter => DecodeError::NullCharacter { field },
@@ -238,8 +260,24 @@ pub(crate) trait Sink {
     fn put_u8(&mut self, v: u8);
     fn put_u16(&mut self, v: u16);
     fn put_u32(&mut self, v: u32);
-    fn put_varint(&mut self, v: u32);
     fn put_slice(&mut self, b: &[u8]);
+
+    /// A Variable Byte Integer in its shortest form ([MQTT-1.5.5-1]).
+    #[inline]
+    fn put_varint(&mut self, mut v: u32) {
+        loop {
+            let mut byte = (v & 0x7F) as u8;
+            v >>= 7;
+            if v > 0 {
+                byte |= 0x80;
+            }
+            self.put_u8(byte);
+            if v == 0 {
+                break;
+            }
+        }
+    }
+
     /// A property block: its Variable Byte Integer length, then the properties.
     fn put_properties<P: WireProperties>(&mut self, p: &P);
 
@@ -348,20 +386,6 @@ impl<B: BufMut> Sink for Writer<'_, B> {
         self.0.put_u32(v);
     }
     #[inline]
-    fn put_varint(&mut self, mut v: u32) {
-        loop {
-            let mut byte = (v & 0x7F) as u8;
-            v >>= 7;
-            if v > 0 {
-                byte |= 0x80;
-            }
-            self.0.put_u8(byte);
-            if v == 0 {
-                break;
-            }
-        }
-    }
-    #[inline]
     fn put_slice(&mut self, b: &[u8]) {
         self.0.put_slice(b);
     }
@@ -398,20 +422,6 @@ impl Sink for SliceWriter<'_> {
     #[inline]
     fn put_u32(&mut self, v: u32) {
         self.put(v.to_be_bytes());
-    }
-    #[inline]
-    fn put_varint(&mut self, mut v: u32) {
-        loop {
-            let mut byte = (v & 0x7F) as u8;
-            v >>= 7;
-            if v > 0 {
-                byte |= 0x80;
-            }
-            self.put_u8(byte);
-            if v == 0 {
-                break;
-            }
-        }
     }
     #[inline]
     fn put_slice(&mut self, b: &[u8]) {

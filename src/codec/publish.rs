@@ -1,7 +1,7 @@
 //! PUBLISH (3.1.1 section 3.3, 5.0 section 3.3).
 
-use super::primitives::string_error;
 use super::primitives::{Reader, Sink};
+use super::primitives::{packet_id, string_error};
 use super::properties::{self, PropertyBox, PublishProperties, WireProperties};
 use super::{Body, DecodeError, EncodeError, Packet, PacketType, Sender};
 use crate::string::{self, MqttString};
@@ -108,12 +108,7 @@ impl Publish {
                     });
                 };
                 pos += 2;
-                // [MQTT-2.3.1-1] (3.1.1) / [MQTT-2.2.1-3] (5.0)
-                let id = PacketId::new(u16::from_be_bytes([hi, lo])).ok_or(
-                    DecodeError::ZeroPacketId {
-                        packet: PacketType::Publish,
-                    },
-                )?;
+                let id = packet_id(hi, lo, PacketType::Publish)?;
                 if qos == 1 {
                     QosPid::AtLeastOnce(id)
                 } else {

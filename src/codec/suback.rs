@@ -1,6 +1,6 @@
 //! SUBACK (3.1.1 section 3.9, 5.0 section 3.9).
 
-use super::primitives::{Reader, Sink};
+use super::primitives::{self, Reader, Sink, packet_id};
 use super::properties::{self, AckProperties, PropertyBox};
 use super::{Body, DecodeError, EncodeError, PacketType, SubAckReasonCode, cut};
 use crate::types::{PacketId, ProtocolVersion};
@@ -45,8 +45,16 @@ impl SubAck {
         let v5 = version.is_v5();
         let body = &buf[header_len..size];
         let (packet_id, properties, codes) = match body {
-            [hi, lo, codes @ ..] if !v5 => (read_id(*hi, *lo)?, PropertyBox::new(), codes),
-            [hi, lo, 0, codes @ ..] => (read_id(*hi, *lo)?, PropertyBox::new(), codes),
+            [hi, lo, codes @ ..] if !v5 => (
+                packet_id(*hi, *lo, PacketType::SubAck)?,
+                PropertyBox::new(),
+                codes,
+            ),
+            [hi, lo, 0, codes @ ..] => (
+                packet_id(*hi, *lo, PacketType::SubAck)?,
+                PropertyBox::new(),
+                codes,
+            ),
             _ => {
                 let frame = cut(buf, header_len, size);
                 let mut r = Reader::new(&frame);
@@ -74,33 +82,11 @@ impl SubAck {
     }
 }
 
-fn read_id(hi: u8, lo: u8) -> Result<PacketId, DecodeError> {
-    // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
-    PacketId::new(u16::from_be_bytes([hi, lo])).ok_or(DecodeError::ZeroPacketId {
-        packet: PacketType::SubAck,
-    })
-}
-
+/// [MQTT-3.9.3-2]: only the defined codes (0x00, 0x01, 0x02, 0x80 in 3.1.1).
 fn reason_codes(bytes: &[u8], v5: bool) -> Result<Vec<SubAckReasonCode>, DecodeError> {
-    // [MQTT-3.8.4-5] (3.1.1) / [MQTT-3.8.4-6] (5.0): one code per filter, and a
-    // SUBSCRIBE has at least one.
-    if bytes.is_empty() {
-        return Err(DecodeError::EmptyPayload {
-            packet: PacketType::SubAck,
-        });
-    }
-    bytes
-        .iter()
-        .map(|&code| {
-            // [MQTT-3.9.3-2]: only the defined codes (0x00, 0x01, 0x02, 0x80 in 3.1.1).
-            SubAckReasonCode::from_byte(code)
-                .filter(|c| v5 || c.exists_in_v311())
-                .ok_or(DecodeError::InvalidReasonCode {
-                    packet: PacketType::SubAck,
-                    code,
-                })
-        })
-        .collect()
+    primitives::reason_codes(bytes, PacketType::SubAck, |code| {
+        SubAckReasonCode::from_byte(code).filter(|c| v5 || c.exists_in_v311())
+    })
 }
 
 impl Body for SubAck {

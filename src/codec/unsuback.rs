@@ -1,6 +1,6 @@
 //! UNSUBACK (3.1.1 section 3.11, 5.0 section 3.11).
 
-use super::primitives::{Reader, Sink};
+use super::primitives::{self, Reader, Sink, packet_id};
 use super::properties::{self, AckProperties, PropertyBox};
 use super::{Body, DecodeError, EncodeError, PacketType, UnsubAckReasonCode, cut};
 use crate::types::{PacketId, ProtocolVersion};
@@ -46,7 +46,7 @@ impl UnsubAck {
         let body = &buf[header_len..size];
         let (packet_id, properties, codes) = match (version, body) {
             (ProtocolVersion::V311, &[hi, lo]) => {
-                let packet_id = read_id(hi, lo)?;
+                let packet_id = packet_id(hi, lo, PacketType::UnsubAck)?;
                 buf.advance(size);
                 return Ok(UnsubAck::new(packet_id, Vec::new()));
             }
@@ -56,9 +56,11 @@ impl UnsubAck {
                     len: body.len() as u32,
                 });
             }
-            (ProtocolVersion::V5, [hi, lo, 0, codes @ ..]) => {
-                (read_id(*hi, *lo)?, PropertyBox::new(), codes)
-            }
+            (ProtocolVersion::V5, [hi, lo, 0, codes @ ..]) => (
+                packet_id(*hi, *lo, PacketType::UnsubAck)?,
+                PropertyBox::new(),
+                codes,
+            ),
             (ProtocolVersion::V5, _) => {
                 let frame = cut(buf, header_len, size);
                 let mut r = Reader::new(&frame);
@@ -82,31 +84,9 @@ impl UnsubAck {
     }
 }
 
-fn read_id(hi: u8, lo: u8) -> Result<PacketId, DecodeError> {
-    // [MQTT-2.3.1-7] (3.1.1) / [MQTT-2.2.1-6] (5.0)
-    PacketId::new(u16::from_be_bytes([hi, lo])).ok_or(DecodeError::ZeroPacketId {
-        packet: PacketType::UnsubAck,
-    })
-}
-
+/// [MQTT-3.11.3-2]: only the defined codes.
 fn reason_codes(bytes: &[u8]) -> Result<Vec<UnsubAckReasonCode>, DecodeError> {
-    // [MQTT-3.11.3-1], [MQTT-3.11.3-2]: one code per filter of the UNSUBSCRIBE, which
-    // has at least one.
-    if bytes.is_empty() {
-        return Err(DecodeError::EmptyPayload {
-            packet: PacketType::UnsubAck,
-        });
-    }
-    bytes
-        .iter()
-        .map(|&code| {
-            // [MQTT-3.11.3-2]
-            UnsubAckReasonCode::from_byte(code).ok_or(DecodeError::InvalidReasonCode {
-                packet: PacketType::UnsubAck,
-                code,
-            })
-        })
-        .collect()
+    primitives::reason_codes(bytes, PacketType::UnsubAck, UnsubAckReasonCode::from_byte)
 }
 
 impl Body for UnsubAck {
