@@ -189,66 +189,69 @@ pub(crate) fn wildcard_lanes(bytes: &[u8], at: usize) -> u64 {
     zero_byte((w | (LO * 0x08)) ^ (LO * 0x2B))
 }
 
-/// What one pass over a string saw.
-#[derive(Default)]
-struct Seen {
-    /// OR of all bytes: its high bits tell whether any byte is non-ASCII.
-    any: u64,
-    nul: u64,
-    wildcard: u64,
-}
-
-impl Seen {
-    #[inline(always)]
-    fn word(&mut self, w: u64) {
-        self.any |= w;
-        self.nul |= zero_byte(w);
-        // `+` (0x2B) and `#` (0x23) differ only in bit 3, and no other byte becomes
-        // 0x2B when that bit is set: one comparison finds both.
-        self.wildcard |= zero_byte((w | (LO * 0x08)) ^ (LO * 0x2B));
-    }
-}
-
-/// One pass, eight bytes at a time (the last word overlapping the one before), looking
-/// for non-ASCII bytes, NUL, `+` and `#`; the full UTF-8 decoder runs only when a
-/// non-ASCII byte was seen. Topic names are nearly always ASCII, and this pass is a
-/// large part of the cost of decoding a small PUBLISH.
+/// One pass, eight bytes at a time (the last word overlapping the one before), with a
+/// single accumulator that flags a lane when its byte is non-ASCII, NUL, `+` or `#`.
+/// Only a flagged string is looked at again, byte by byte, to tell which it was. Topic
+/// names are nearly always plain ASCII, and this pass is a large part of the cost of
+/// decoding a small PUBLISH.
 #[inline(always)]
 fn scan(bytes: &[u8]) -> Result<Scanned, StringError> {
     let n = bytes.len();
-    let mut seen = Seen::default();
+    // The zero-byte test `(v - LO) & !v` is masked with `HI` once at the end instead
+    // of once per word: the masked OR of the words is the OR of the masked words.
+    let mut flagged = 0u64;
+    let mut word = |w: u64| {
+        // `+` (0x2B) and `#` (0x23) differ only in bit 3, and no other byte becomes
+        // 0x2B when that bit is set: one comparison finds both.
+        let wild = (w | (LO * 0x08)) ^ (LO * 0x2B);
+        flagged |= w | (w.wrapping_sub(LO) & !w) | (wild.wrapping_sub(LO) & !wild);
+    };
     if n >= 8 {
-        let mut at = 0;
-        while at + 8 <= n {
-            seen.word(load(bytes, at));
-            at += 8;
+        let mut words = bytes.chunks_exact(8);
+        for chunk in &mut words {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            word(u64::from_le_bytes(w));
         }
-        if at < n {
-            seen.word(load(bytes, n - 8));
+        if !words.remainder().is_empty() {
+            word(load(bytes, n - 8));
         }
     } else if n >= 4 {
         // Two overlapping four-byte loads cover every byte.
         let head = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         let tail = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
-        seen.word(u64::from(head) | u64::from(tail) << 32);
+        word(u64::from(head) | u64::from(tail) << 32);
     } else if n > 0 {
         // Bytes 0, n/2 and n-1 cover every byte of a one- to three-byte string; the
         // other lanes hold a harmless 'a'.
         let lanes =
             u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16;
-        seen.word(lanes | (LO * u64::from(b'a')) << 24);
+        word(lanes | (LO * u64::from(b'a')) << 24);
     }
-    if seen.any & HI != 0 && core::str::from_utf8(bytes).is_err() {
+    if flagged & HI == 0 {
+        return Ok(Scanned {
+            has_wildcard: false,
+        });
+    }
+    classify(bytes)
+}
+
+/// Tells why [`scan`] flagged a string, in the order of precedence the decoder
+/// reports: malformed UTF-8, then NUL, then wildcards.
+#[cold]
+#[inline(never)]
+fn classify(bytes: &[u8]) -> Result<Scanned, StringError> {
+    if core::str::from_utf8(bytes).is_err() {
         // [MQTT-1.5.3-1] / [MQTT-1.5.4-1]: ill-formed UTF-8 and encoded surrogates
         // (which `from_utf8` rejects) make the packet malformed.
         return Err(StringError::InvalidUtf8);
     }
-    if seen.nul != 0 {
+    if bytes.contains(&0) {
         // [MQTT-1.5.3-2] / [MQTT-1.5.4-2]
         return Err(StringError::NullCharacter);
     }
     Ok(Scanned {
-        has_wildcard: seen.wildcard != 0,
+        has_wildcard: bytes.iter().any(|&b| b == b'+' || b == b'#'),
     })
 }
 

@@ -58,9 +58,9 @@ impl Publish {
     /// Decodes the PUBLISH of `size` bytes at the front of `buf`; `first` is its fixed
     /// header byte, already checked, and its body starts at `header_len`.
     ///
-    /// The hot path of every receiver: the fixed part is checked on the borrowed bytes
-    /// and the packet is cut out of the buffer only then, with one handle for the topic
-    /// and the frame's own handle reused for the payload.
+    /// The hot path of every receiver: one handle for the topic and the frame's own
+    /// handle reused for the payload, with the checks ordered around the calls into
+    /// `bytes` (see below).
     #[inline]
     pub(crate) fn decode(
         buf: &mut BytesMut,
@@ -71,7 +71,12 @@ impl Publish {
         sender: Sender,
     ) -> Result<Option<Packet>, DecodeError> {
         let v5 = version.is_v5();
-        let body = &buf[header_len..size];
+        // Cut first and check afterwards, placing the checks between the calls into
+        // `bytes` so they hide the stalls of reading back a handle just written (after
+        // `split_to` and after `advance`). An error ends the connection, so consuming
+        // the packet before refusing it loses nothing.
+        let cut = buf.split_to(size);
+        let body = &cut[header_len..];
         // [MQTT-3.3.2-1]: the topic comes first and is a UTF-8 string; MQTT 5 allows it
         // to be empty when a Topic Alias replaces it.
         let field = "topic name";
@@ -79,10 +84,28 @@ impl Publish {
             return Err(DecodeError::UnexpectedEnd { field });
         };
         let topic_end = 2 + usize::from(u16::from_be_bytes([len_hi, len_lo]));
-        let Some(topic) = body.get(2..topic_end) else {
+        if body.len() < topic_end {
             return Err(DecodeError::UnexpectedEnd { field });
-        };
-        let scanned = string::check(topic).map_err(|e| string_error(e, field))?;
+        }
+        let qos = (first >> 1) & 0x03;
+        let mut pos = topic_end;
+        let mut id_bytes = [0u8; 2];
+        if qos != 0 {
+            let Some(&[hi, lo]) = body.get(pos..pos + 2) else {
+                return Err(DecodeError::UnexpectedEnd {
+                    field: "packet identifier",
+                });
+            };
+            id_bytes = [hi, lo];
+            pos += 2;
+        }
+        let mut frame = cut.freeze();
+        let topic_at = header_len + 2;
+        let topic = frame.slice(topic_at..topic_at + topic_end - 2);
+        // The payload is the rest of the frame: reuse the frame's handle instead of
+        // slicing a new one.
+        frame.advance(header_len + pos);
+        let scanned = string::check(&topic).map_err(|e| string_error(e, field))?;
         // [MQTT-3.3.2-2], [MQTT-4.7.1-1] (3.1.1), [MQTT-4.7.0-1] (5.0): no wildcards.
         if scanned.has_wildcard {
             return Err(DecodeError::InvalidTopicName {
@@ -98,17 +121,10 @@ impl Publish {
                 error: TopicError::Empty,
             });
         }
-        let mut pos = topic_end;
-        let qos_pid = match (first >> 1) & 0x03 {
+        let qos_pid = match qos {
             0 => QosPid::AtMostOnce,
             qos => {
-                let Some(&[hi, lo]) = body.get(pos..pos + 2) else {
-                    return Err(DecodeError::UnexpectedEnd {
-                        field: "packet identifier",
-                    });
-                };
-                pos += 2;
-                let id = packet_id(hi, lo, PacketType::Publish)?;
+                let id = packet_id(id_bytes[0], id_bytes[1], PacketType::Publish)?;
                 if qos == 1 {
                     QosPid::AtLeastOnce(id)
                 } else {
@@ -116,18 +132,7 @@ impl Publish {
                 }
             }
         };
-        let mut frame = buf.split_to(size).freeze();
-        let topic = if empty_topic {
-            TopicName::empty()
-        } else {
-            let start = header_len + 2;
-            TopicName::from_checked(MqttString::from_checked(
-                frame.slice(start..start + topic_end - 2),
-            ))
-        };
-        // The payload is the rest of the frame: reuse the frame's handle instead of
-        // slicing a new one.
-        frame.advance(header_len + pos);
+        let topic = TopicName::from_checked(MqttString::from_checked(topic));
         let properties = if v5 {
             let mut r = Reader::new(&frame);
             let properties = properties::decode::<PublishProperties>(&mut r, PacketType::Publish)?;
@@ -150,14 +155,15 @@ impl Publish {
         } else {
             PropertyBox::new()
         };
-        Ok(Some(Packet::Publish(Publish {
+        let publish = Publish {
             dup: first & 0x08 != 0,
             qos_pid,
             retain: first & 0x01 != 0,
             topic,
             properties,
             payload: frame,
-        })))
+        };
+        Ok(Some(Packet::Publish(publish)))
     }
 }
 
