@@ -189,22 +189,24 @@ pub(crate) fn wildcard_lanes(bytes: &[u8], at: usize) -> u64 {
     zero_byte((w | (LO * 0x08)) ^ (LO * 0x2B))
 }
 
-/// One pass, eight bytes at a time (the last word overlapping the one before), with a
-/// single accumulator that flags a lane when its byte is non-ASCII, NUL, `+` or `#`.
-/// Only a flagged string is looked at again, byte by byte, to tell which it was. Topic
-/// names are nearly always plain ASCII, and this pass is a large part of the cost of
-/// decoding a small PUBLISH.
+/// One pass, eight bytes at a time (the last word overlapping the one before), with
+/// one accumulator that flags a lane when its byte is non-ASCII or NUL and one for `+`
+/// and `#`. Only a flagged string is looked at again, byte by byte, to tell which it
+/// was. Topic names are nearly always plain ASCII, and this pass is a large part of the
+/// cost of decoding a small PUBLISH.
 #[inline(always)]
 fn scan(bytes: &[u8]) -> Result<Scanned, StringError> {
     let n = bytes.len();
     // The zero-byte test `(v - LO) & !v` is masked with `HI` once at the end instead
     // of once per word: the masked OR of the words is the OR of the masked words.
     let mut flagged = 0u64;
+    let mut wildcard = 0u64;
     let mut word = |w: u64| {
+        flagged |= w | (w.wrapping_sub(LO) & !w);
         // `+` (0x2B) and `#` (0x23) differ only in bit 3, and no other byte becomes
         // 0x2B when that bit is set: one comparison finds both.
         let wild = (w | (LO * 0x08)) ^ (LO * 0x2B);
-        flagged |= w | (w.wrapping_sub(LO) & !w) | (wild.wrapping_sub(LO) & !wild);
+        wildcard |= wild.wrapping_sub(LO) & !wild;
     };
     if n >= 8 {
         let mut words = bytes.chunks_exact(8);
@@ -230,14 +232,14 @@ fn scan(bytes: &[u8]) -> Result<Scanned, StringError> {
     }
     if flagged & HI == 0 {
         return Ok(Scanned {
-            has_wildcard: false,
+            has_wildcard: wildcard & HI != 0,
         });
     }
     classify(bytes)
 }
 
 /// Tells why [`scan`] flagged a string, in the order of precedence the decoder
-/// reports: malformed UTF-8, then NUL, then wildcards.
+/// reports: malformed UTF-8, then NUL; a valid string may still hold wildcards.
 #[cold]
 #[inline(never)]
 fn classify(bytes: &[u8]) -> Result<Scanned, StringError> {
