@@ -101,8 +101,8 @@ impl<'a> Reader<'a> {
     /// A non-zero packet identifier.
     #[inline]
     pub(crate) fn packet_id(&mut self, packet: PacketType) -> Result<PacketId, DecodeError> {
-        let [hi, lo] = self.u16("packet identifier")?.to_be_bytes();
-        packet_id(hi, lo, packet)
+        let b = self.take(2, "packet identifier")?;
+        packet_id(b[0], b[1], packet)
     }
 
     /// The next `n` bytes as a slice of the frame (no copy).
