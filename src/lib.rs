@@ -62,13 +62,21 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod client;
 mod codec;
 #[doc(hidden)]
 pub mod fuzz;
+mod session;
 mod string;
+mod time;
 mod topic;
 mod types;
 
+pub use client::{
+    Client, ClientConfig, ConfigError, Connected, DisconnectReason, Event, Message, PublishError,
+    PublishFailure, PublishId, ServerLimits, SessionLostPolicy, State, StateError, Stats,
+    SubscribeError, SubscribeId, UnsubscribeId,
+};
 pub use codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,
     ConnectProperties, ConnectReasonCode, DecodeError, Decoder, Disconnect, DisconnectProperties,
@@ -80,6 +88,7 @@ pub use codec::{
     UnsubscribeProperties, UserProperties, Will, WillProperties,
 };
 pub use string::{MqttString, StringError};
+pub use time::Instant;
 pub use topic::{TopicError, TopicFilter, TopicName};
 pub use types::{
     PacketId, ProtocolVersion, QoS, QosPid, RetainHandling, SubscriptionId, SubscriptionOptions,

@@ -205,6 +205,23 @@ fn encode_body<'p, P: Body, B: BufMut>(
     }
 }
 
+/// Encodes one packet struct without wrapping it in a [`Packet`]: the role machines
+/// keep their PUBLISH and acknowledgements as structs and encode them in place.
+#[inline]
+pub(crate) fn encode_part<P: Body, B: BufMut>(
+    p: &P,
+    version: ProtocolVersion,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    encode_body(p, version, buf, false).map(|_| ())
+}
+
+/// The number of bytes [`encode_part`] writes.
+pub(crate) fn encoded_len_of<P: Body>(p: &P, version: ProtocolVersion) -> usize {
+    let l = layout(p, version);
+    l.head + l.payload
+}
+
 #[inline(always)]
 fn write_head<P: Body, B: BufMut, const N: usize>(
     p: &P,

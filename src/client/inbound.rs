@@ -1,0 +1,449 @@
+//! What the server sends: CONNACK and session resumption, incoming messages, the
+//! acknowledgements of the client's own packets, DISCONNECT.
+
+use super::{
+    Client, Connected, DisconnectReason, Event, Message, PublishFailure, Queued, ServerLimits,
+    SessionLostPolicy, State,
+};
+use crate::codec::{
+    ConnAck, Disconnect, Packet, PubAck, PubComp, PubCompReasonCode, PubRec, PubRel,
+    PubRelReasonCode, Publish, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck,
+    UnsubAckReasonCode,
+};
+use crate::session::Request;
+use crate::types::{PacketId, QoS, QosPid};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+impl Client {
+    pub(super) fn handle_packet(&mut self, packet: Packet) {
+        if self.state == State::Connecting {
+            // [MQTT-3.2.0-1] the server sends CONNACK before anything else (AUTH aside,
+            // which this client does not negotiate).
+            match packet {
+                Packet::ConnAck(connack) => self.on_connack(connack),
+                _ => self.protocol_violation(
+                    ReasonCode::ProtocolError,
+                    None,
+                    "packet before CONNACK",
+                ),
+            }
+            return;
+        }
+        match packet {
+            Packet::Publish(publish) => self.on_publish(publish),
+            Packet::PubAck(ack) => self.on_puback(ack),
+            Packet::PubRec(rec) => self.on_pubrec(rec),
+            Packet::PubRel(rel) => self.on_pubrel(rel),
+            Packet::PubComp(comp) => self.on_pubcomp(comp),
+            Packet::SubAck(ack) => self.on_suback(ack),
+            Packet::UnsubAck(ack) => self.on_unsuback(ack),
+            Packet::PingResp => {}
+            Packet::Disconnect(disconnect) => self.on_disconnect(disconnect),
+            // [MQTT-3.2.0-2] one CONNACK per connection.
+            Packet::ConnAck(_) => {
+                self.protocol_violation(ReasonCode::ProtocolError, None, "second CONNACK")
+            }
+            // [MQTT-4.12.0-6] no AUTH when CONNECT had no Authentication Method.
+            Packet::Auth(_) => self.protocol_violation(
+                ReasonCode::ProtocolError,
+                None,
+                "AUTH without an authentication method",
+            ),
+            // The client decoder refuses the packets only a client sends.
+            _ => self.protocol_violation(ReasonCode::ProtocolError, None, "unexpected packet"),
+        }
+    }
+
+    fn on_connack(&mut self, connack: ConnAck) {
+        let props = &connack.properties;
+        if connack.reason_code.is_error() {
+            let reason = DisconnectReason::Refused {
+                reason_code: connack.reason_code,
+                reason_string: props.reason_string.clone(),
+                server_reference: props.server_reference.clone(),
+            };
+            // [MQTT-4.13.2-1] a CONNACK of 0x80 or above means the connection is over.
+            self.close(reason);
+            return;
+        }
+        // [MQTT-3.2.2-4] Session Present 1 answering Clean Start 1 (a client without
+        // session state) closes the connection.
+        if connack.session_present && self.config.clean_start {
+            self.protocol_violation(
+                ReasonCode::ProtocolError,
+                None,
+                "session present after clean start",
+            );
+            return;
+        }
+        self.connack_deadline = None;
+        self.state = State::Connected;
+        self.limits = if self.config.version.is_v5() {
+            ServerLimits::from_connack(props)
+        } else {
+            ServerLimits::default()
+        };
+        // [MQTT-3.2.2-21] a Server Keep Alive replaces the client's keep alive.
+        let keep_alive = self
+            .limits
+            .server_keep_alive
+            .unwrap_or(self.config.keep_alive);
+        self.keep_alive = Duration::from_secs(u64::from(keep_alive));
+        self.inbound_aliases.clear();
+        let expected = self.expect_session;
+        self.expect_session = !self.config.clean_start;
+        self.events.push_back(Event::Connected(Connected {
+            session_present: connack.session_present,
+            assigned_client_id: props.assigned_client_identifier.clone(),
+            keep_alive,
+            limits: self.limits,
+            properties: connack.properties.clone(),
+        }));
+        if connack.session_present {
+            self.resume_session();
+        } else if expected || !self.session.is_empty() {
+            self.session_lost();
+        }
+        // Requests not yet acknowledged go out again (after re-sent PUBLISH/PUBREL).
+        let requests: Vec<Request> = self.session.requests.values().cloned().collect();
+        for request in &requests {
+            self.send_request_packet(request);
+        }
+        self.pump();
+    }
+
+    /// [MQTT-4.4.0-1] Session Present 1: every unacknowledged PUBLISH again with DUP 1
+    /// ([MQTT-3.3.1-1]) and its identifier, every PUBREC'd one as PUBREL, in the order
+    /// first sent ([MQTT-4.6.0-1]), before anything new.
+    fn resume_session(&mut self) {
+        for pid in self.session.outgoing_in_order() {
+            let Some(entry) = self.session.outgoing.get_mut(&pid) else {
+                continue;
+            };
+            if entry.released {
+                let Some(packet_id) = PacketId::new(pid) else {
+                    continue;
+                };
+                self.send_part(&PubRel::new(packet_id));
+            } else {
+                entry.publish.dup = true;
+                let publish = entry.publish.clone();
+                self.send_part(&publish);
+            }
+        }
+    }
+
+    /// Session Present 0 while the client held session state: [MQTT-3.2.2-5] the state
+    /// is discarded, and the policy says what becomes of it.
+    fn session_lost(&mut self) {
+        // The server's QoS 2 state went with the session.
+        self.session.incoming_qos2.clear();
+        let pids = self.session.outgoing_in_order();
+        let in_flight = pids.len();
+        let subscriptions = core::mem::take(&mut self.session.subscriptions);
+        let mut restored = Vec::with_capacity(in_flight);
+        for pid in pids {
+            let Some(entry) = self.session.outgoing.remove(&pid) else {
+                continue;
+            };
+            match self.config.session_lost_policy {
+                SessionLostPolicy::Restore => restored.push(Queued {
+                    id: entry.id,
+                    message: Message::from_publish(Publish {
+                        dup: false,
+                        ..entry.publish
+                    }),
+                }),
+                SessionLostPolicy::Fail => self.events.push_back(Event::Published {
+                    id: entry.id,
+                    result: Err(PublishFailure::SessionLost),
+                }),
+            }
+        }
+        self.events.push_back(Event::SessionLost {
+            in_flight,
+            subscriptions: subscriptions.len(),
+        });
+        // Restored messages were sent before anything still queued: they go first.
+        for queued in restored.into_iter().rev() {
+            self.queue.push_front(queued);
+        }
+        if self.config.session_lost_policy == SessionLostPolicy::Restore {
+            for (filter, options) in subscriptions {
+                let Some(packet_id) = self.session.allocate_packet_id() else {
+                    break;
+                };
+                let packet =
+                    Subscribe::new(packet_id, alloc::vec![Subscription { filter, options }]);
+                // Sent by `on_connack` with the other pending requests.
+                self.session
+                    .requests
+                    .insert(packet_id.get(), Request::Subscribe { id: None, packet });
+            }
+        }
+    }
+
+    fn on_publish(&mut self, mut publish: Publish) {
+        if !self.resolve_topic_alias(&mut publish) {
+            return;
+        }
+        match publish.qos_pid {
+            QosPid::AtMostOnce => self.deliver(publish),
+            QosPid::AtLeastOnce(packet_id) => {
+                self.deliver(publish);
+                // [MQTT-4.3.2-4] PUBACK with the PUBLISH's identifier, in order of
+                // arrival ([MQTT-4.6.0-2]).
+                self.send_part(&PubAck::new(packet_id));
+            }
+            QosPid::ExactlyOnce(packet_id) => {
+                let pid = packet_id.get();
+                if self.session.incoming_qos2.contains(&pid) {
+                    // [MQTT-4.3.3-10] a repeat before PUBREL is acknowledged again and
+                    // not delivered again.
+                    self.send_part(&PubRec::new(packet_id));
+                    return;
+                }
+                // Our Receive Maximum: QoS 1 messages are acknowledged as they arrive,
+                // so the QoS 2 ones awaiting PUBREL are what is in flight.
+                if self.session.incoming_qos2.len()
+                    >= usize::from(self.config.receive_maximum.get())
+                {
+                    self.protocol_violation(
+                        ReasonCode::ReceiveMaximumExceeded,
+                        None,
+                        "server exceeded the client's receive maximum",
+                    );
+                    return;
+                }
+                self.session.incoming_qos2.insert(pid);
+                self.deliver(publish);
+                // [MQTT-4.3.3-8] PUBREC with the PUBLISH's identifier.
+                self.send_part(&PubRec::new(packet_id));
+            }
+        }
+    }
+
+    /// Applies an incoming Topic Alias; false when it broke the protocol (and the
+    /// connection is closing).
+    fn resolve_topic_alias(&mut self, publish: &mut Publish) -> bool {
+        let Some(alias) = publish.properties.topic_alias else {
+            return true;
+        };
+        let index = usize::from(alias.get() - 1);
+        // [MQTT-3.3.2-10] aliases from 1 up to the maximum this client sent.
+        if alias.get() > self.config.topic_alias_maximum {
+            self.protocol_violation(
+                ReasonCode::TopicAliasInvalid,
+                None,
+                "topic alias above the client's maximum",
+            );
+            return false;
+        }
+        if self.inbound_aliases.len() <= index {
+            self.inbound_aliases.resize(index + 1, None);
+        }
+        if publish.topic.is_empty() {
+            match &self.inbound_aliases[index] {
+                Some(topic) => publish.topic = topic.clone(),
+                None => {
+                    self.protocol_violation(
+                        ReasonCode::ProtocolError,
+                        None,
+                        "topic alias without a mapping",
+                    );
+                    return false;
+                }
+            }
+        } else {
+            self.inbound_aliases[index] = Some(publish.topic.clone());
+        }
+        true
+    }
+
+    fn deliver(&mut self, publish: Publish) {
+        self.events
+            .push_back(Event::Message(Message::from_publish(publish)));
+    }
+
+    fn on_puback(&mut self, ack: PubAck) {
+        let pid = ack.packet_id.get();
+        match self.session.outgoing.get(&pid) {
+            Some(entry) if entry.publish.qos() == QoS::AtLeastOnce => {}
+            _ => {
+                return self.protocol_violation(
+                    ReasonCode::ProtocolError,
+                    None,
+                    "PUBACK for no QoS 1 PUBLISH in flight",
+                );
+            }
+        }
+        // [MQTT-4.4.0-2] a reason code of 0x80 or above also completes it.
+        let result = if ack.reason_code.is_error() {
+            Err(PublishFailure::Rejected(ack.reason_code.into()))
+        } else {
+            Ok(())
+        };
+        self.complete(pid, result);
+    }
+
+    fn on_pubrec(&mut self, rec: PubRec) {
+        let pid = rec.packet_id.get();
+        let released = match self.session.outgoing.get(&pid) {
+            Some(entry) if entry.publish.qos() == QoS::ExactlyOnce => entry.released,
+            _ => {
+                // 5.0: PUBREL 0x92 tells the server the identifier is unknown.
+                let mut rel = PubRel::new(rec.packet_id);
+                rel.reason_code = PubRelReasonCode::PacketIdentifierNotFound;
+                if !self.config.version.is_v5() {
+                    rel.reason_code = PubRelReasonCode::Success;
+                }
+                self.send_part(&rel);
+                return;
+            }
+        };
+        if rec.reason_code.is_error() {
+            // [MQTT-4.4.0-2] acknowledged as failed; no PUBREL follows.
+            let result = Err(PublishFailure::Rejected(rec.reason_code.into()));
+            self.complete(pid, result);
+            return;
+        }
+        if !released {
+            if let Some(entry) = self.session.outgoing.get_mut(&pid) {
+                // [MQTT-4.3.3-6] from here on the PUBLISH is never sent again.
+                entry.released = true;
+            }
+        }
+        // [MQTT-4.3.3-4] PUBREL with the same identifier, in order of the PUBRECs
+        // ([MQTT-4.6.0-4]); a repeated PUBREC gets a repeated PUBREL.
+        self.send_part(&PubRel::new(rec.packet_id));
+    }
+
+    fn on_pubcomp(&mut self, comp: PubComp) {
+        let pid = comp.packet_id.get();
+        match self.session.outgoing.get(&pid) {
+            Some(entry) if entry.released => {}
+            _ => {
+                return self.protocol_violation(
+                    ReasonCode::ProtocolError,
+                    None,
+                    "PUBCOMP for no PUBREL in flight",
+                );
+            }
+        }
+        let result = if comp.reason_code.is_error() {
+            Err(PublishFailure::Rejected(comp.reason_code.into()))
+        } else {
+            Ok(())
+        };
+        self.complete(pid, result);
+    }
+
+    /// An outgoing QoS 1/2 message is done: a send slot opens for the queue.
+    fn complete(&mut self, pid: u16, result: Result<(), PublishFailure>) {
+        if let Some(entry) = self.session.outgoing.remove(&pid) {
+            self.events.push_back(Event::Published {
+                id: entry.id,
+                result,
+            });
+        }
+        self.pump();
+    }
+
+    fn on_pubrel(&mut self, rel: PubRel) {
+        // [MQTT-4.3.3-11] PUBCOMP with the same identifier; 5.0 says 0x92 when the
+        // identifier is unknown. After it the identifier is free for a new message
+        // ([MQTT-4.3.3-12]).
+        let known = self.session.incoming_qos2.remove(&rel.packet_id.get());
+        let mut comp = PubComp::new(rel.packet_id);
+        if !known && self.config.version.is_v5() {
+            comp.reason_code = PubCompReasonCode::PacketIdentifierNotFound;
+        }
+        self.send_part(&comp);
+    }
+
+    fn on_suback(&mut self, ack: SubAck) {
+        let pid = ack.packet_id.get();
+        let Some(Request::Subscribe { id, packet }) = self.session.requests.get(&pid).cloned()
+        else {
+            return self.protocol_violation(
+                ReasonCode::ProtocolError,
+                None,
+                "SUBACK for no SUBSCRIBE in flight",
+            );
+        };
+        // [MQTT-3.9.3-1] one reason code per filter, in order.
+        if ack.reason_codes.len() != packet.filters.len() {
+            return self.protocol_violation(
+                ReasonCode::ProtocolError,
+                None,
+                "SUBACK reason codes do not match the filters",
+            );
+        }
+        self.session.requests.remove(&pid);
+        for (subscription, code) in packet.filters.iter().zip(&ack.reason_codes) {
+            if code.is_error() {
+                self.session.subscriptions.remove(&subscription.filter);
+            } else {
+                self.session
+                    .subscriptions
+                    .insert(subscription.filter.clone(), subscription.options);
+            }
+        }
+        self.events.push_back(match id {
+            Some(id) => Event::Subscribed {
+                id,
+                results: ack.reason_codes,
+            },
+            None => Event::Resubscribed {
+                results: packet
+                    .filters
+                    .into_iter()
+                    .map(|s| s.filter)
+                    .zip(ack.reason_codes)
+                    .collect(),
+            },
+        });
+    }
+
+    fn on_unsuback(&mut self, ack: UnsubAck) {
+        let pid = ack.packet_id.get();
+        let Some(Request::Unsubscribe { id, packet }) = self.session.requests.get(&pid).cloned()
+        else {
+            return self.protocol_violation(
+                ReasonCode::ProtocolError,
+                None,
+                "UNSUBACK for no UNSUBSCRIBE in flight",
+            );
+        };
+        let results = if self.config.version.is_v5() {
+            // [MQTT-3.11.3-1] one reason code per filter, in order.
+            if ack.reason_codes.len() != packet.filters.len() {
+                return self.protocol_violation(
+                    ReasonCode::ProtocolError,
+                    None,
+                    "UNSUBACK reason codes do not match the filters",
+                );
+            }
+            ack.reason_codes
+        } else {
+            alloc::vec![UnsubAckReasonCode::Success; packet.filters.len()]
+        };
+        self.session.requests.remove(&pid);
+        for (filter, code) in packet.filters.iter().zip(&results) {
+            if !code.is_error() {
+                self.session.subscriptions.remove(filter);
+            }
+        }
+        self.events.push_back(Event::Unsubscribed { id, results });
+    }
+
+    fn on_disconnect(&mut self, disconnect: Disconnect) {
+        let props = &disconnect.properties;
+        self.close(DisconnectReason::ByServer {
+            reason_code: disconnect.reason_code,
+            reason_string: props.reason_string.clone(),
+            server_reference: props.server_reference.clone(),
+        });
+    }
+}

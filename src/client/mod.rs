@@ -1,0 +1,378 @@
+//! The client role machine: one long-lived [`Client`] that owns the session across
+//! network connections.
+
+mod config;
+mod error;
+mod event;
+mod inbound;
+mod outbound;
+
+pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use error::{PublishError, StateError, SubscribeError};
+pub use event::{
+    Connected, DisconnectReason, Event, Message, PublishFailure, PublishId, ServerLimits, Stats,
+    SubscribeId, UnsubscribeId,
+};
+
+use crate::codec::{
+    Decoder, Disconnect, DisconnectReasonCode, MAX_PACKET_SIZE, Packet, ReasonCode, encode_part,
+};
+use crate::session::Session;
+use crate::time::Instant;
+use crate::topic::{TopicFilter, TopicName};
+use crate::types::{ProtocolVersion, SubscriptionOptions};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+use core::time::Duration;
+
+/// Where the connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// No connection: before the first `handle_transport_open`, or after the
+    /// connection ended. The session is kept.
+    Disconnected,
+    /// CONNECT sent, waiting for CONNACK.
+    Connecting,
+    /// CONNACK accepted the connection.
+    Connected,
+}
+
+/// A message waiting for a connection or a flow-control slot.
+#[derive(Debug, Clone)]
+struct Queued {
+    id: PublishId,
+    message: Message,
+}
+
+/// An MQTT client as a pure state machine. It owns the session across network
+/// connections; the driver owns the transport and the clock.
+///
+/// Methods come in four kinds, in this order:
+///
+/// - **getters**: [`state`](Client::state), [`is_connected`](Client::is_connected),
+///   [`stats`](Client::stats), [`limits`](Client::limits),
+///   [`subscriptions`](Client::subscriptions);
+/// - **inputs**: [`handle_transport_open`](Client::handle_transport_open),
+///   [`handle_input`](Client::handle_input) (any split of the byte stream),
+///   [`handle_timeout`](Client::handle_timeout) (early calls are no-ops),
+///   [`handle_transport_close`](Client::handle_transport_close);
+/// - **commands**: [`publish`](Client::publish), [`subscribe`](Client::subscribe),
+///   [`unsubscribe`](Client::unsubscribe), [`disconnect`](Client::disconnect): they
+///   return a handle or a typed error and need no poll in between;
+/// - **outputs**, drained after every input or command in this order:
+///   [`poll_transmit`](Client::poll_transmit) (bytes to write),
+///   [`poll_timeout`](Client::poll_timeout) (the one deadline),
+///   [`poll_event`](Client::poll_event).
+///
+/// Every `now` is the driver's [`Instant`]; one earlier than a previous one counts as
+/// the previous one.
+///
+/// # The driver loop
+///
+/// Wait for whichever comes first: bytes from the transport, the deadline from
+/// `poll_timeout`, an application command. Apply exactly that input, write everything
+/// `poll_transmit` gives, re-read `poll_timeout`, drain `poll_event`. On
+/// [`Event::Disconnected`] write what is left and close the transport; to reconnect,
+/// open a new one and call `handle_transport_open`.
+///
+/// ```
+/// use bytes::Bytes;
+/// use mqtt_sansio::{Client, ClientConfig, Event, Instant, Message, ProtocolVersion, QoS};
+///
+/// let config = ClientConfig::new(ProtocolVersion::V311, "c1".parse().unwrap());
+/// let mut client = Client::new(config).unwrap();
+/// let t0 = Instant::ZERO;
+/// client.handle_transport_open(t0).unwrap();
+/// let connect = client.poll_transmit().unwrap(); // write it to the socket
+/// assert_eq!(connect[0], 0x10);
+///
+/// client.handle_input(t0, &[0x20, 0x02, 0x00, 0x00]); // CONNACK, accepted
+/// assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+///
+/// let message = Message::new("a/b".parse().unwrap(), Bytes::from_static(b"hi"), QoS::AtLeastOnce);
+/// let id = client.publish(t0, message).unwrap();
+/// let publish = client.poll_transmit().unwrap();
+/// assert_eq!(&publish[..], b"\x32\x09\x00\x03a/b\x00\x01hi");
+///
+/// client.handle_input(t0, &[0x40, 0x02, 0x00, 0x01]); // PUBACK
+/// assert_eq!(client.poll_event(), Some(Event::Published { id, result: Ok(()) }));
+/// assert_eq!(client.poll_timeout(), Some(Instant::from_secs(60))); // next PINGREQ
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    state: State,
+    session: Session,
+    decoder: Decoder,
+    rx: BytesMut,
+    tx: BytesMut,
+    events: VecDeque<Event>,
+    queue: VecDeque<Queued>,
+    limits: ServerLimits,
+    /// The negotiated keep alive; zero when off.
+    keep_alive: Duration,
+    now: Instant,
+    connack_deadline: Option<Instant>,
+    last_sent: Instant,
+    last_received: Instant,
+    /// Topics of the Topic Aliases the server set on this connection, by alias - 1.
+    inbound_aliases: Vec<Option<TopicName>>,
+    /// Set once a CONNACK accepted a connection with Clean Start 0: the next
+    /// connection expects the session to be there.
+    expect_session: bool,
+    next_handle: u64,
+    stats: Stats,
+}
+
+impl Client {
+    /// A client with `config`, not connected.
+    pub fn new(config: ClientConfig) -> Result<Self, ConfigError> {
+        config.check()?;
+        Ok(Client {
+            decoder: Decoder::for_client(config.version),
+            config,
+            state: State::Disconnected,
+            session: Session::default(),
+            rx: BytesMut::new(),
+            tx: BytesMut::new(),
+            events: VecDeque::new(),
+            queue: VecDeque::new(),
+            limits: ServerLimits::default(),
+            keep_alive: Duration::ZERO,
+            now: Instant::ZERO,
+            connack_deadline: None,
+            last_sent: Instant::ZERO,
+            last_received: Instant::ZERO,
+            inbound_aliases: Vec::new(),
+            expect_session: false,
+            next_handle: 0,
+            stats: Stats::default(),
+        })
+    }
+
+    // ---- getters ----
+
+    /// Where the connection stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// True between an accepting CONNACK and the end of that connection.
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> ProtocolVersion {
+        self.config.version
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The server's limits from the last CONNACK (protocol defaults before it).
+    pub fn limits(&self) -> &ServerLimits {
+        &self.limits
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            in_flight: self.session.outgoing.len(),
+            queued: self.queue.len(),
+            ..self.stats
+        }
+    }
+
+    /// The subscriptions the server granted, with the options requested.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&TopicFilter, &SubscriptionOptions)> {
+        self.session.subscriptions.iter()
+    }
+
+    // ---- inputs ----
+
+    /// A transport to the server is open: queues CONNECT and arms the CONNACK timeout.
+    pub fn handle_transport_open(&mut self, now: Instant) -> Result<(), StateError> {
+        self.advance_clock(now);
+        if self.state != State::Disconnected {
+            return Err(StateError::AlreadyConnected);
+        }
+        let max_in = self
+            .config
+            .maximum_packet_size
+            .map_or(MAX_PACKET_SIZE, |m| m.get());
+        self.decoder = Decoder::for_client(self.config.version).with_max_packet_size(max_in);
+        self.rx.clear();
+        // Bytes meant for the previous transport are moot on this one.
+        self.tx.clear();
+        // [MQTT-3.3.2-7] Topic Alias mappings never carry over to a new connection.
+        self.inbound_aliases.clear();
+        self.state = State::Connecting;
+        self.last_received = self.now;
+        self.connack_deadline = Some(self.now + self.config.connack_timeout);
+        let connect = self.config.connect_packet();
+        self.send(&Packet::from(connect));
+        Ok(())
+    }
+
+    /// Bytes arrived from the transport, in any split. Faults of the server end the
+    /// connection with an event; they never return an error.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        self.advance_clock(now);
+        if self.state == State::Disconnected || bytes.is_empty() {
+            return;
+        }
+        self.stats.bytes_received += bytes.len() as u64;
+        // Any inbound byte proves the link alive, even mid-packet.
+        self.last_received = self.now;
+        self.rx.extend_from_slice(bytes);
+        while self.state != State::Disconnected {
+            match self.decoder.decode(&mut self.rx) {
+                Ok(Some(packet)) => {
+                    self.stats.packets_received += 1;
+                    self.handle_packet(packet);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let code = error.reason_code();
+                    self.protocol_violation(code, Some(error), "undecodable packet");
+                }
+            }
+        }
+    }
+
+    /// Time passed: sends PINGREQ when due, ends the connection when CONNACK or any
+    /// byte from the server is overdue. Calls before the deadline do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance_clock(now);
+        let now = self.now;
+        match self.state {
+            State::Disconnected => {}
+            State::Connecting => {
+                if self.connack_deadline.is_some_and(|d| now >= d) {
+                    self.close(DisconnectReason::ConnAckTimeout);
+                }
+            }
+            State::Connected => {
+                if self.keep_alive.is_zero() {
+                    return;
+                }
+                // [MQTT-3.1.2-22] applied by the client: 1.5 times the keep alive
+                // without a byte from the server means the link is gone (half-open).
+                if now >= self.receive_deadline() {
+                    self.close(DisconnectReason::KeepAliveTimeout);
+                    return;
+                }
+                // [MQTT-3.1.2-20] PINGREQ when nothing was sent for the keep alive.
+                if now >= self.last_sent + self.keep_alive {
+                    self.send(&Packet::PingReq);
+                }
+            }
+        }
+    }
+
+    /// The transport closed or failed. Queued bytes are discarded; the session stays.
+    pub fn handle_transport_close(&mut self, now: Instant) {
+        self.advance_clock(now);
+        if self.state != State::Disconnected {
+            self.close(DisconnectReason::TransportClosed);
+        }
+        self.tx.clear();
+    }
+
+    // ---- outputs ----
+
+    /// The next bytes to write to the transport, all that is pending in one buffer.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.tx.is_empty() {
+            None
+        } else {
+            Some(self.tx.split().freeze())
+        }
+    }
+
+    /// When [`handle_timeout`](Client::handle_timeout) is next due, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Disconnected => None,
+            State::Connecting => self.connack_deadline,
+            State::Connected if self.keep_alive.is_zero() => None,
+            State::Connected => {
+                Some((self.last_sent + self.keep_alive).min(self.receive_deadline()))
+            }
+        }
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ---- internals shared by the flows ----
+
+    fn advance_clock(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    fn receive_deadline(&self) -> Instant {
+        self.last_received + self.keep_alive + self.keep_alive / 2
+    }
+
+    fn next_handle(&mut self) -> u64 {
+        self.next_handle += 1;
+        self.next_handle
+    }
+
+    /// Encodes `packet` into the transmit buffer.
+    fn send(&mut self, packet: &Packet) {
+        let before = self.tx.len();
+        // The flows build only packets valid for the version, checked at the command.
+        if packet.encode(self.config.version, &mut self.tx).is_ok() {
+            self.sent(before);
+        }
+    }
+
+    /// Encodes one packet struct into the transmit buffer.
+    fn send_part<P: crate::codec::Body>(&mut self, part: &P) {
+        let before = self.tx.len();
+        if encode_part(part, self.config.version, &mut self.tx).is_ok() {
+            self.sent(before);
+        }
+    }
+
+    fn sent(&mut self, before: usize) {
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += (self.tx.len() - before) as u64;
+        self.last_sent = self.now;
+    }
+
+    /// The connection ends for `reason`; the session stays.
+    fn close(&mut self, reason: DisconnectReason) {
+        self.state = State::Disconnected;
+        self.connack_deadline = None;
+        self.rx.clear();
+        self.events.push_back(Event::Disconnected { reason });
+    }
+
+    /// The server broke the protocol: DISCONNECT with `code` (5.0), then close.
+    fn protocol_violation(
+        &mut self,
+        code: ReasonCode,
+        decode_error: Option<crate::codec::DecodeError>,
+        detail: &'static str,
+    ) {
+        if self.config.version.is_v5() {
+            let reason =
+                DisconnectReasonCode::try_from(code).unwrap_or(DisconnectReasonCode::ProtocolError);
+            self.send(&Packet::Disconnect(Disconnect::new(reason)));
+        }
+        self.close(DisconnectReason::ProtocolViolation {
+            reason_code: code,
+            decode_error,
+            detail,
+        });
+    }
+}

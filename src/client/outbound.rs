@@ -1,0 +1,306 @@
+//! Commands of the client and the outgoing publish flow: checks against the server's
+//! limits, the queue, flow control and packet identifiers.
+
+use super::{
+    Client, Event, Message, PublishError, PublishFailure, PublishId, Queued, State, StateError,
+    SubscribeError, SubscribeId, UnsubscribeId,
+};
+use crate::codec::{
+    Disconnect, DisconnectProperties, DisconnectReasonCode, Packet, Subscribe, SubscribeProperties,
+    Subscription, Unsubscribe, encoded_len_of,
+};
+use crate::session::{Outgoing, Request};
+use crate::time::Instant;
+use crate::topic::TopicFilter;
+use crate::types::{PacketId, QoS, QosPid};
+use alloc::vec::Vec;
+
+impl Client {
+    /// Publishes `message`. QoS 0 completes once written; QoS 1 and 2 once the server
+    /// acknowledges. Without a connection, or with the server's Receive Maximum
+    /// reached, the message waits in order in a bounded queue.
+    ///
+    /// Refused at once, with nothing sent: a QoS above the server's Maximum QoS, Retain
+    /// when the server has none, a packet larger than the server's Maximum Packet Size,
+    /// a full queue.
+    pub fn publish(&mut self, now: Instant, message: Message) -> Result<PublishId, PublishError> {
+        self.advance_clock(now);
+        self.check_publish(&message)?;
+        let direct = self.state == State::Connected
+            && self.queue.is_empty()
+            && (message.qos == QoS::AtMostOnce || self.has_send_quota());
+        if !direct && self.queue.len() >= self.config.max_queued {
+            return Err(PublishError::QueueFull {
+                capacity: self.config.max_queued,
+            });
+        }
+        let id = PublishId(self.next_handle());
+        let queued = Queued { id, message };
+        if direct {
+            // Fails only when every identifier is taken: refuse rather than stall.
+            if self.transmit(queued).is_err() {
+                return Err(PublishError::PacketIdsExhausted);
+            }
+        } else {
+            self.queue.push_back(queued);
+        }
+        Ok(id)
+    }
+
+    /// Subscribes to `filters` (at least one) with their QoS and MQTT 5 options.
+    ///
+    /// Without a connection the SUBSCRIBE goes out right after the next CONNACK.
+    /// Completes with [`Event::Subscribed`].
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<Subscription>,
+    ) -> Result<SubscribeId, SubscribeError> {
+        self.subscribe_with_properties(now, filters, SubscribeProperties::default())
+    }
+
+    /// [`subscribe`](Client::subscribe) with MQTT 5 properties: a Subscription
+    /// Identifier, User Properties.
+    pub fn subscribe_with_properties(
+        &mut self,
+        now: Instant,
+        filters: Vec<Subscription>,
+        properties: SubscribeProperties,
+    ) -> Result<SubscribeId, SubscribeError> {
+        self.advance_clock(now);
+        if filters.is_empty() {
+            return Err(SubscribeError::NoFilters);
+        }
+        let limits = self.limits;
+        if !limits.wildcard_subscription_available
+            && filters.iter().any(|s| s.filter.has_wildcards())
+        {
+            return Err(SubscribeError::WildcardsNotSupported);
+        }
+        if !limits.shared_subscription_available && filters.iter().any(|s| s.filter.is_shared()) {
+            return Err(SubscribeError::SharedNotSupported);
+        }
+        if !limits.subscription_identifiers_available
+            && properties.subscription_identifier.is_some()
+        {
+            return Err(SubscribeError::SubscriptionIdentifiersNotSupported);
+        }
+        let placeholder = PacketId::MAX;
+        let mut packet = Subscribe::new(placeholder, filters);
+        packet.properties = properties.into();
+        self.check_request(&packet)?;
+        let packet_id = self
+            .session
+            .allocate_packet_id()
+            .ok_or(SubscribeError::PacketIdsExhausted)?;
+        packet.packet_id = packet_id;
+        let id = SubscribeId(self.next_handle());
+        self.send_request(
+            packet_id,
+            Request::Subscribe {
+                id: Some(id),
+                packet,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Unsubscribes from `filters` (at least one). Completes with
+    /// [`Event::Unsubscribed`].
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<TopicFilter>,
+    ) -> Result<UnsubscribeId, SubscribeError> {
+        self.advance_clock(now);
+        if filters.is_empty() {
+            return Err(SubscribeError::NoFilters);
+        }
+        let mut packet = Unsubscribe::new(PacketId::MAX, filters);
+        self.check_request(&packet)?;
+        let packet_id = self
+            .session
+            .allocate_packet_id()
+            .ok_or(SubscribeError::PacketIdsExhausted)?;
+        packet.packet_id = packet_id;
+        let id = UnsubscribeId(self.next_handle());
+        self.send_request(packet_id, Request::Unsubscribe { id, packet });
+        Ok(id)
+    }
+
+    /// Ends the connection gracefully with DISCONNECT: MQTT 5 reason code 0x00, or
+    /// 0x04 ("disconnect with Will Message") when `publish_will`; `session_expiry`
+    /// overrides the session expiry interval sent in CONNECT (MQTT 5).
+    ///
+    /// The session stays with the client; reports [`Event::Disconnected`] with
+    /// [`DisconnectReason::ByClient`](super::DisconnectReason::ByClient).
+    pub fn disconnect(
+        &mut self,
+        now: Instant,
+        publish_will: bool,
+        session_expiry: Option<u32>,
+    ) -> Result<(), StateError> {
+        self.advance_clock(now);
+        if self.state == State::Disconnected {
+            return Err(StateError::NotConnected);
+        }
+        // MQTT 5.0 section 3.14.2.2.2: a client whose CONNECT had a Session Expiry
+        // Interval of 0 may not set a non-zero one on DISCONNECT.
+        if self.config.session_expiry_interval == 0 && session_expiry.is_some_and(|s| s != 0) {
+            return Err(StateError::SessionExpiryWasZero);
+        }
+        if self.state == State::Connected {
+            let mut packet = Disconnect::new(if publish_will {
+                DisconnectReasonCode::DisconnectWithWillMessage
+            } else {
+                DisconnectReasonCode::NormalDisconnection
+            });
+            if self.config.version.is_v5() && session_expiry.is_some() {
+                packet.properties = DisconnectProperties {
+                    session_expiry_interval: session_expiry,
+                    ..DisconnectProperties::default()
+                }
+                .into();
+            }
+            self.send(&Packet::Disconnect(packet));
+        }
+        self.close(super::DisconnectReason::ByClient);
+        Ok(())
+    }
+
+    // ---- internals ----
+
+    /// Refuses what the server's limits forbid ([MQTT-3.2.2-11], [MQTT-3.2.2-14],
+    /// [MQTT-3.2.2-15]) and what the client may not send.
+    fn check_publish(&self, message: &Message) -> Result<(), PublishError> {
+        if message.topic.is_empty() {
+            return Err(PublishError::EmptyTopic);
+        }
+        // [MQTT-3.2.2-11] never above the server's Maximum QoS.
+        if message.qos > self.limits.maximum_qos {
+            return Err(PublishError::QoSNotSupported {
+                requested: message.qos,
+                maximum: self.limits.maximum_qos,
+            });
+        }
+        // [MQTT-3.2.2-14] no RETAIN 1 after Retain Available 0.
+        if message.retain && !self.limits.retain_available {
+            return Err(PublishError::RetainNotSupported);
+        }
+        if message.properties.topic_alias.is_some() {
+            return Err(PublishError::PropertyNotAllowed("topic alias"));
+        }
+        if !message.properties.subscription_identifiers.is_empty() {
+            return Err(PublishError::PropertyNotAllowed("subscription identifier"));
+        }
+        let qos_pid = QosPid::new(message.qos, Some(PacketId::MAX)).unwrap_or_default();
+        let publish = message.to_publish(qos_pid);
+        crate::codec::Body::check(&publish, self.config.version).map_err(PublishError::Invalid)?;
+        // [MQTT-3.2.2-15] never larger than the server's Maximum Packet Size.
+        if let Some(maximum) = self.limits.maximum_packet_size {
+            let size = encoded_len_of(&publish, self.config.version);
+            if size > maximum as usize {
+                return Err(PublishError::PacketTooLarge { size, maximum });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_request<P: crate::codec::Body>(&self, packet: &P) -> Result<(), SubscribeError> {
+        crate::codec::Body::check(packet, self.config.version).map_err(SubscribeError::Invalid)?;
+        // [MQTT-3.2.2-15] never larger than the server's Maximum Packet Size.
+        if let Some(maximum) = self.limits.maximum_packet_size {
+            let size = encoded_len_of(packet, self.config.version);
+            if size > maximum as usize {
+                return Err(SubscribeError::PacketTooLarge { size, maximum });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `request` and sends it when connected; otherwise it goes out after the
+    /// next CONNACK. SUBSCRIBE is not a PUBLISH, so Receive Maximum never delays it
+    /// ([MQTT-3.3.4-8]).
+    fn send_request(&mut self, packet_id: PacketId, request: Request) {
+        if self.state == State::Connected {
+            self.send_request_packet(&request);
+        }
+        self.session.requests.insert(packet_id.get(), request);
+    }
+
+    pub(super) fn send_request_packet(&mut self, request: &Request) {
+        match request {
+            Request::Subscribe { packet, .. } => self.send_part(packet),
+            Request::Unsubscribe { packet, .. } => self.send_part(packet),
+        }
+    }
+
+    /// True when one more QoS 1/2 PUBLISH fits the send quota: the server's Receive
+    /// Maximum and the local cap ([MQTT-3.3.4-7], [MQTT-4.9.0-2]).
+    pub(super) fn has_send_quota(&self) -> bool {
+        let cap = self
+            .limits
+            .receive_maximum
+            .min(self.config.max_inflight.get());
+        self.session.outgoing.len() < usize::from(cap)
+    }
+
+    /// Sends a message now. QoS 0 completes at once; QoS 1/2 takes a fresh identifier
+    /// ([MQTT-4.3.2-1], [MQTT-4.3.3-1]) with DUP 0 ([MQTT-4.3.2-2], [MQTT-4.3.3-2]) and
+    /// stays in the session until acknowledged. Gives the message back when no
+    /// identifier is free.
+    pub(super) fn transmit(&mut self, queued: Queued) -> Result<(), Queued> {
+        let Queued { id, message } = queued;
+        if message.qos == QoS::AtMostOnce {
+            let publish = message.to_publish(QosPid::AtMostOnce);
+            self.send_part(&publish);
+            self.events
+                .push_back(Event::Published { id, result: Ok(()) });
+            return Ok(());
+        }
+        let Some(packet_id) = self.session.allocate_packet_id() else {
+            return Err(Queued { id, message });
+        };
+        let qos_pid = QosPid::new(message.qos, Some(packet_id)).unwrap_or_default();
+        let publish = message.to_publish(qos_pid);
+        self.send_part(&publish);
+        let seq = self.session.next_seq();
+        self.session.outgoing.insert(
+            packet_id.get(),
+            Outgoing {
+                id,
+                seq,
+                publish,
+                released: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Sends queued messages while the connection and the send quota allow, oldest
+    /// first; messages the current server refuses complete as failed.
+    pub(super) fn pump(&mut self) {
+        while self.state == State::Connected {
+            let Some(front) = self.queue.front() else {
+                break;
+            };
+            if front.message.qos != QoS::AtMostOnce && !self.has_send_quota() {
+                break;
+            }
+            let Some(queued) = self.queue.pop_front() else {
+                break;
+            };
+            if let Err(error) = self.check_publish(&queued.message) {
+                self.events.push_back(Event::Published {
+                    id: queued.id,
+                    result: Err(PublishFailure::NotAllowed(error)),
+                });
+                continue;
+            }
+            if let Err(back) = self.transmit(queued) {
+                self.queue.push_front(back);
+                break;
+            }
+        }
+    }
+}
