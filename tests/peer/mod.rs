@@ -1,0 +1,161 @@
+//! A scripted broker peer for client tests: it decodes what the client sends as a
+//! server would, encodes what the test makes the server say, and keeps virtual time.
+#![allow(dead_code, unreachable_pub)]
+
+use bytes::{Bytes, BytesMut};
+use mqtt_sansio::*;
+use std::time::Duration;
+
+/// A client under test, the server side of its transport and a virtual clock.
+pub struct Peer {
+    pub client: Client,
+    pub now: Instant,
+    pub version: ProtocolVersion,
+    server: Decoder,
+    from_client: BytesMut,
+}
+
+/// A client id that every test uses.
+pub fn client_id() -> MqttString {
+    "test-client".parse().unwrap()
+}
+
+pub fn topic(s: &str) -> TopicName {
+    s.parse().unwrap()
+}
+
+pub fn filter(s: &str) -> TopicFilter {
+    s.parse().unwrap()
+}
+
+pub fn pid(n: u16) -> PacketId {
+    PacketId::new(n).unwrap()
+}
+
+pub fn message(t: &str, payload: &'static [u8], qos: QoS) -> Message {
+    Message::new(topic(t), Bytes::from_static(payload), qos)
+}
+
+/// CONNACK accepting the connection.
+pub fn connack(session_present: bool) -> ConnAck {
+    ConnAck {
+        session_present,
+        reason_code: ConnectReasonCode::Success,
+        properties: PropertyBox::new(),
+    }
+}
+
+/// A PUBLISH as a server sends it.
+pub fn publish(t: &str, payload: &'static [u8], qos_pid: QosPid) -> Publish {
+    let mut p = Publish::new(topic(t), Bytes::from_static(payload));
+    p.qos_pid = qos_pid;
+    p
+}
+
+impl Peer {
+    pub fn new(config: ClientConfig) -> Self {
+        let version = config.version;
+        Peer {
+            client: Client::new(config).unwrap(),
+            now: Instant::ZERO,
+            version,
+            server: Decoder::for_server(),
+            from_client: BytesMut::new(),
+        }
+    }
+
+    /// A client with the default configuration for `version`.
+    pub fn with_version(version: ProtocolVersion) -> Self {
+        Peer::new(ClientConfig::new(version, client_id()))
+    }
+
+    pub fn config(version: ProtocolVersion) -> ClientConfig {
+        ClientConfig::new(version, client_id())
+    }
+
+    /// Opens a transport and returns the CONNECT the client sent.
+    pub fn open(&mut self) -> Connect {
+        self.server = Decoder::for_server();
+        self.from_client.clear();
+        self.client.handle_transport_open(self.now).unwrap();
+        match self.sent().as_slice() {
+            [Packet::Connect(c)] => (**c).clone(),
+            other => panic!("expected CONNECT, got {other:?}"),
+        }
+    }
+
+    /// Opens a transport, accepts it with `ack`, and returns the events.
+    pub fn connect_with(&mut self, ack: ConnAck) -> Vec<Event> {
+        self.open();
+        self.send(ack);
+        self.events()
+    }
+
+    /// Opens a transport and accepts it without a session; drains events and output.
+    pub fn connect(&mut self) -> Connected {
+        let events = self.connect_with(connack(false));
+        match events.into_iter().next() {
+            Some(Event::Connected(c)) => c,
+            other => panic!("expected Connected, got {other:?}"),
+        }
+    }
+
+    /// The server sends `packet`.
+    pub fn send(&mut self, packet: impl Into<Packet>) {
+        let mut wire = BytesMut::new();
+        packet.into().encode(self.version, &mut wire).unwrap();
+        self.client.handle_input(self.now, &wire);
+    }
+
+    /// The server sends raw bytes.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.client.handle_input(self.now, bytes);
+    }
+
+    /// Everything the client wrote since the last call, as bytes.
+    pub fn sent_bytes(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(b) = self.client.poll_transmit() {
+            out.extend_from_slice(&b);
+        }
+        out
+    }
+
+    /// Everything the client wrote since the last call, decoded as the server.
+    pub fn sent(&mut self) -> Vec<Packet> {
+        let bytes = self.sent_bytes();
+        self.from_client.extend_from_slice(&bytes);
+        let mut packets = Vec::new();
+        while let Some(p) = self.server.decode(&mut self.from_client).unwrap() {
+            packets.push(p);
+        }
+        packets
+    }
+
+    /// All pending events.
+    pub fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.client.poll_event()).collect()
+    }
+
+    /// Moves the clock forward by `by`, firing every deadline on the way in order, as
+    /// a driver would.
+    pub fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        while let Some(deadline) = self.client.poll_timeout() {
+            if deadline > end {
+                break;
+            }
+            self.now = self.now.max(deadline);
+            self.client.handle_timeout(self.now);
+            if self.client.poll_timeout() == Some(deadline) {
+                break;
+            }
+        }
+        self.now = end;
+    }
+
+    /// Closes the transport from the network side.
+    pub fn drop_transport(&mut self) {
+        self.client.handle_transport_close(self.now);
+    }
+}
