@@ -14,6 +14,16 @@
 //!   slices of the receive buffer.
 //! - **topics** ([`TopicName`], [`TopicFilter`]): validated newtypes, wildcard
 //!   matching, shared subscriptions.
+//! - **client** ([`Client`]): one long-lived state machine that owns the session across
+//!   network connections: connect, keep-alive, QoS 0/1/2 both ways, flow control,
+//!   session resumption. Its documentation carries the driver loop.
+//!
+//! # Time
+//!
+//! Every input takes `now`, an [`Instant`] on a monotonic timeline whose epoch the
+//! driver picks (`Instant::from_std` converts a `std::time::Instant` under the `std`
+//! feature). Simulated time is plain arithmetic: `Instant::ZERO + Duration::from_secs(90)`.
+//! A `now` earlier than one already seen counts as the latest one seen.
 //!
 //! # Decoding a byte stream
 //!
