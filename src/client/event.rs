@@ -91,14 +91,14 @@ impl Message {
     }
 
     /// The PUBLISH for this message with `qos_pid`.
-    pub(crate) fn to_publish(&self, qos_pid: QosPid) -> Publish {
+    pub(crate) fn into_publish(self, qos_pid: QosPid) -> Publish {
         Publish {
             dup: false,
             qos_pid,
             retain: self.retain,
-            topic: self.topic.clone(),
-            properties: self.properties.clone(),
-            payload: self.payload.clone(),
+            topic: self.topic,
+            properties: self.properties,
+            payload: self.payload,
         }
     }
 }

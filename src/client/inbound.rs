@@ -150,10 +150,7 @@ impl Client {
             match self.config.session_lost_policy {
                 SessionLostPolicy::Restore => restored.push(Queued {
                     id: entry.id,
-                    message: Message::from_publish(Publish {
-                        dup: false,
-                        ..entry.publish
-                    }),
+                    publish: entry.publish,
                 }),
                 SessionLostPolicy::Fail => self.events.push_back(Event::Published {
                     id: entry.id,

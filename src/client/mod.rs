@@ -38,11 +38,12 @@ pub enum State {
     Connected,
 }
 
-/// A message waiting for a connection or a flow-control slot.
+/// A message waiting for a connection or a flow-control slot, already in PUBLISH form;
+/// at QoS 1/2 its packet identifier is a placeholder until it is sent.
 #[derive(Debug, Clone)]
 struct Queued {
     id: PublishId,
-    message: Message,
+    publish: crate::codec::Publish,
 }
 
 /// An MQTT client as a pure state machine. It owns the session across network

@@ -6,8 +6,8 @@ use super::{
     SubscribeError, SubscribeId, UnsubscribeId,
 };
 use crate::codec::{
-    Disconnect, DisconnectProperties, DisconnectReasonCode, Packet, Subscribe, SubscribeProperties,
-    Subscription, Unsubscribe, encoded_len_of,
+    Disconnect, DisconnectProperties, DisconnectReasonCode, Packet, Publish, Subscribe,
+    SubscribeProperties, Subscription, Unsubscribe, encoded_len_of,
 };
 use crate::session::{Outgoing, Request};
 use crate::time::Instant;
@@ -25,17 +25,22 @@ impl Client {
     /// a full queue.
     pub fn publish(&mut self, now: Instant, message: Message) -> Result<PublishId, PublishError> {
         self.advance_clock(now);
-        self.check_publish(&message)?;
+        let qos = message.qos;
+        // The identifier is a placeholder until the message is sent; it has the size of
+        // any other, so the size check below holds for the real one.
+        let qos_pid = QosPid::new(qos, Some(PacketId::MAX)).unwrap_or_default();
+        let publish = message.into_publish(qos_pid);
+        self.check_publish(&publish)?;
         let direct = self.state == State::Connected
             && self.queue.is_empty()
-            && (message.qos == QoS::AtMostOnce || self.has_send_quota());
+            && (qos == QoS::AtMostOnce || self.has_send_quota());
         if !direct && self.queue.len() >= self.config.max_queued {
             return Err(PublishError::QueueFull {
                 capacity: self.config.max_queued,
             });
         }
         let id = PublishId(self.next_handle());
-        let queued = Queued { id, message };
+        let queued = Queued { id, publish };
         if direct {
             // Fails only when every identifier is taken: refuse rather than stall.
             if self.transmit(queued).is_err() {
@@ -172,33 +177,32 @@ impl Client {
 
     /// Refuses what the server's limits forbid ([MQTT-3.2.2-11], [MQTT-3.2.2-14],
     /// [MQTT-3.2.2-15]) and what the client may not send.
-    fn check_publish(&self, message: &Message) -> Result<(), PublishError> {
-        if message.topic.is_empty() {
+    fn check_publish(&self, publish: &Publish) -> Result<(), PublishError> {
+        if publish.topic.is_empty() {
             return Err(PublishError::EmptyTopic);
         }
+        let qos = publish.qos();
         // [MQTT-3.2.2-11] never above the server's Maximum QoS.
-        if message.qos > self.limits.maximum_qos {
+        if qos > self.limits.maximum_qos {
             return Err(PublishError::QoSNotSupported {
-                requested: message.qos,
+                requested: qos,
                 maximum: self.limits.maximum_qos,
             });
         }
         // [MQTT-3.2.2-14] no RETAIN 1 after Retain Available 0.
-        if message.retain && !self.limits.retain_available {
+        if publish.retain && !self.limits.retain_available {
             return Err(PublishError::RetainNotSupported);
         }
-        if message.properties.topic_alias.is_some() {
+        if publish.properties.topic_alias.is_some() {
             return Err(PublishError::PropertyNotAllowed("topic alias"));
         }
-        if !message.properties.subscription_identifiers.is_empty() {
+        if !publish.properties.subscription_identifiers.is_empty() {
             return Err(PublishError::PropertyNotAllowed("subscription identifier"));
         }
-        let qos_pid = QosPid::new(message.qos, Some(PacketId::MAX)).unwrap_or_default();
-        let publish = message.to_publish(qos_pid);
-        crate::codec::Body::check(&publish, self.config.version).map_err(PublishError::Invalid)?;
+        crate::codec::Body::check(publish, self.config.version).map_err(PublishError::Invalid)?;
         // [MQTT-3.2.2-15] never larger than the server's Maximum Packet Size.
         if let Some(maximum) = self.limits.maximum_packet_size {
-            let size = encoded_len_of(&publish, self.config.version);
+            let size = encoded_len_of(publish, self.config.version);
             if size > maximum as usize {
                 return Err(PublishError::PacketTooLarge { size, maximum });
             }
@@ -250,19 +254,19 @@ impl Client {
     /// stays in the session until acknowledged. Gives the message back when no
     /// identifier is free.
     pub(super) fn transmit(&mut self, queued: Queued) -> Result<(), Queued> {
-        let Queued { id, message } = queued;
-        if message.qos == QoS::AtMostOnce {
-            let publish = message.to_publish(QosPid::AtMostOnce);
+        let Queued { id, mut publish } = queued;
+        let qos = publish.qos();
+        if qos == QoS::AtMostOnce {
             self.send_part(&publish);
             self.events
                 .push_back(Event::Published { id, result: Ok(()) });
             return Ok(());
         }
         let Some(packet_id) = self.session.allocate_packet_id() else {
-            return Err(Queued { id, message });
+            return Err(Queued { id, publish });
         };
-        let qos_pid = QosPid::new(message.qos, Some(packet_id)).unwrap_or_default();
-        let publish = message.to_publish(qos_pid);
+        publish.qos_pid = QosPid::new(qos, Some(packet_id)).unwrap_or_default();
+        publish.dup = false;
         self.send_part(&publish);
         let seq = self.session.next_seq();
         self.session.outgoing.insert(
@@ -284,13 +288,13 @@ impl Client {
             let Some(front) = self.queue.front() else {
                 break;
             };
-            if front.message.qos != QoS::AtMostOnce && !self.has_send_quota() {
+            if front.publish.qos() != QoS::AtMostOnce && !self.has_send_quota() {
                 break;
             }
             let Some(queued) = self.queue.pop_front() else {
                 break;
             };
-            if let Err(error) = self.check_publish(&queued.message) {
+            if let Err(error) = self.check_publish(&queued.publish) {
                 self.events.push_back(Event::Published {
                     id: queued.id,
                     result: Err(PublishFailure::NotAllowed(error)),
