@@ -66,6 +66,7 @@
 //!   `no_std` and needs only `alloc`.
 
 #![no_std]
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 extern crate alloc;

@@ -159,3 +159,125 @@ impl Peer {
         self.client.handle_transport_close(self.now);
     }
 }
+
+/// Both protocol versions, for behaviour that applies to both.
+pub const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
+
+pub fn s(text: &str) -> MqttString {
+    text.parse().unwrap()
+}
+
+/// CONNACK accepting the connection without a session, with MQTT 5 `properties`.
+pub fn connack_with_props(properties: ConnAckProperties) -> ConnAck {
+    ConnAck {
+        session_present: false,
+        reason_code: ConnectReasonCode::Success,
+        properties: properties.into(),
+    }
+}
+
+fn push_varint(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n % 128) as u8;
+        n /= 128;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A PUBLISH without properties built by hand, so byte-exact checks do not go through
+/// the encoder under test. `first` is the whole first byte (type, DUP, QoS, RETAIN).
+pub fn publish_wire(
+    version: ProtocolVersion,
+    first: u8,
+    topic: &str,
+    packet_id: Option<u16>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    body.extend_from_slice(topic.as_bytes());
+    if let Some(id) = packet_id {
+        body.extend_from_slice(&id.to_be_bytes());
+    }
+    if version.is_v5() {
+        body.push(0);
+    }
+    body.extend_from_slice(payload);
+    let mut out = vec![first];
+    push_varint(&mut out, body.len());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A two-byte-identifier acknowledgement with no reason code (both versions):
+/// `first` is 0x40 PUBACK, 0x50 PUBREC, 0x62 PUBREL, 0x70 PUBCOMP, 0xB0 UNSUBACK (3.1.1).
+pub fn ack_wire(first: u8, packet_id: u16) -> Vec<u8> {
+    let [hi, lo] = packet_id.to_be_bytes();
+    vec![first, 0x02, hi, lo]
+}
+
+/// The reason of the one `Disconnected` event in `events`; panics unless there is
+/// exactly one.
+pub fn disconnected(events: &[Event]) -> DisconnectReason {
+    let reasons: Vec<&DisconnectReason> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Disconnected { reason } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    match reasons.as_slice() {
+        [reason] => (*reason).clone(),
+        other => panic!("expected one Disconnected event, got {other:?} in {events:?}"),
+    }
+}
+
+/// The reason code of a `ProtocolViolation`; panics on any other reason.
+pub fn violation_code(reason: &DisconnectReason) -> ReasonCode {
+    match reason {
+        DisconnectReason::ProtocolViolation { reason_code, .. } => *reason_code,
+        other => panic!("expected a protocol violation, got {other:?}"),
+    }
+}
+
+/// The `Published` results in `events`, in order.
+pub fn published(events: &[Event]) -> Vec<(PublishId, Result<(), PublishFailure>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Published { id, result } => Some((*id, result.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The messages delivered in `events`, in order.
+pub fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Peer {
+    /// After a protocol violation: what the client wrote. MQTT 5 sends exactly one
+    /// DISCONNECT with `code`; 3.1.1 just closes, writing nothing.
+    pub fn assert_violation_output(&mut self, code: DisconnectReasonCode) {
+        let sent = self.sent_bytes();
+        if self.version.is_v5() {
+            let mut buf = BytesMut::from(&sent[..]);
+            let packet = Decoder::new(ProtocolVersion::V5).decode(&mut buf).unwrap();
+            assert_eq!(packet, Some(Packet::Disconnect(Disconnect::new(code))));
+            assert!(buf.is_empty(), "more than the DISCONNECT was sent");
+        } else {
+            assert_eq!(sent, Vec::<u8>::new(), "3.1.1 closes without a packet");
+        }
+    }
+}
