@@ -96,7 +96,8 @@ fn v5_disconnect_carries_session_expiry() {
 
 #[test]
 fn session_expiry_on_disconnect_when_connect_had_zero_is_refused() {
-    for version in VERSIONS {
+    {
+        let version = ProtocolVersion::V5;
         let mut p = Peer::with_version(version);
         p.connect();
         assert_eq!(
@@ -110,6 +111,16 @@ fn session_expiry_on_disconnect_when_connect_had_zero_is_refused() {
         p.client.disconnect(p.now, false, Some(0)).unwrap();
         assert_eq!(p.events(), by_client());
     }
+}
+
+#[test]
+fn session_expiry_on_disconnect_is_ignored_in_v311() {
+    // 3.1.1 has no session expiry: the argument has nothing to override.
+    let mut p = Peer::with_version(ProtocolVersion::V311);
+    p.connect();
+    p.client.disconnect(p.now, false, Some(10)).unwrap();
+    assert_eq!(p.sent_bytes(), vec![0xE0, 0x00]);
+    assert_eq!(p.events(), by_client());
 }
 
 #[test]

@@ -250,7 +250,6 @@ fn publish_at_full_identifier_space_waits_for_a_free_identifier() {
 }
 
 #[test]
-#[ignore = "BUG: SUBACK/UNSUBACK free an identifier but do not pump the queue, so a message waiting for an identifier stalls"]
 fn queued_publish_goes_out_when_suback_frees_the_last_identifier() {
     for version in VERSIONS {
         let mut config = Peer::config(version);

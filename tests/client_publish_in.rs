@@ -229,7 +229,6 @@ fn v5_repeat_at_receive_maximum_is_not_a_new_message() {
 }
 
 #[test]
-#[ignore = "BUG: the 5.0-only receive_maximum setting is enforced on 3.1.1 connections, where the server was never told it"]
 fn v311_receive_maximum_setting_is_not_enforced() {
     // 3.1.1 has no Receive Maximum: the server was never told, so the client has no
     // grounds to close the connection over it.

@@ -10,7 +10,7 @@ use crate::codec::{
     PubRelReasonCode, Publish, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck,
     UnsubAckReasonCode,
 };
-use crate::session::Request;
+use crate::session::{Request, Tracked};
 use crate::types::{PacketId, QoS, QosPid};
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -106,7 +106,7 @@ impl Client {
             self.session_lost();
         }
         // Requests not yet acknowledged go out again (after re-sent PUBLISH/PUBREL).
-        let requests: Vec<Request> = self.session.requests.values().cloned().collect();
+        let requests: Vec<Request> = self.session.requests().cloned().collect();
         for request in &requests {
             self.send_request_packet(request);
         }
@@ -115,10 +115,17 @@ impl Client {
 
     /// [MQTT-4.4.0-1] Session Present 1: every unacknowledged PUBLISH again with DUP 1
     /// ([MQTT-3.3.1-1]) and its identifier, every PUBREC'd one as PUBREL, in the order
-    /// first sent ([MQTT-4.6.0-1]), before anything new.
+    /// sent ([MQTT-4.6.0-1], [MQTT-4.6.0-4]), before anything new. Re-sent PUBLISHes
+    /// use the send quota of the new connection ([MQTT-3.3.4-7]); those beyond it go
+    /// out, still ahead of new messages, as acknowledgements free it.
     fn resume_session(&mut self) {
-        for pid in self.session.outgoing_in_order() {
-            let Some(entry) = self.session.outgoing.get_mut(&pid) else {
+        let order = self.session.publishes_in_order();
+        for &pid in &order {
+            let released = self.session.publish(pid).is_some_and(|o| o.released);
+            self.session.set_awaiting_resend(pid, !released);
+        }
+        for pid in order {
+            let Some(entry) = self.session.publish(pid) else {
                 continue;
             };
             if entry.released {
@@ -126,12 +133,21 @@ impl Client {
                     continue;
                 };
                 self.send_part(&PubRel::new(packet_id));
-            } else {
-                entry.publish.dup = true;
-                let publish = entry.publish.clone();
-                self.send_part(&publish);
+            } else if self.has_send_quota() {
+                self.resend_publish(pid);
             }
         }
+    }
+
+    /// Sends the PUBLISH holding `pid` again, with DUP 1 and its original identifier.
+    pub(super) fn resend_publish(&mut self, pid: u16) {
+        self.session.set_awaiting_resend(pid, false);
+        let Some(entry) = self.session.publish_mut(pid) else {
+            return;
+        };
+        entry.publish.dup = true;
+        let publish = entry.publish.clone();
+        self.send_part(&publish);
     }
 
     /// Session Present 0 while the client held session state: [MQTT-3.2.2-5] the state
@@ -139,12 +155,12 @@ impl Client {
     fn session_lost(&mut self) {
         // The server's QoS 2 state went with the session.
         self.session.incoming_qos2.clear();
-        let pids = self.session.outgoing_in_order();
+        let pids = self.session.publishes_in_order();
         let in_flight = pids.len();
         let subscriptions = core::mem::take(&mut self.session.subscriptions);
         let mut restored = Vec::with_capacity(in_flight);
         for pid in pids {
-            let Some(entry) = self.session.outgoing.remove(&pid) else {
+            let Some(entry) = self.session.remove_publish(pid) else {
                 continue;
             };
             match self.config.session_lost_policy {
@@ -167,16 +183,21 @@ impl Client {
             self.queue.push_front(queued);
         }
         if self.config.session_lost_policy == SessionLostPolicy::Restore {
-            for (filter, options) in subscriptions {
+            for (filter, tracked) in subscriptions {
                 let Some(packet_id) = self.session.allocate_packet_id() else {
                     break;
                 };
-                let packet =
-                    Subscribe::new(packet_id, alloc::vec![Subscription { filter, options }]);
+                // Subscribed again as first asked: same options, same Subscription
+                // Identifier and User Properties.
+                let subscription = Subscription {
+                    filter,
+                    options: tracked.options,
+                };
+                let mut packet = Subscribe::new(packet_id, alloc::vec![subscription]);
+                packet.properties = tracked.properties;
                 // Sent by `on_connack` with the other pending requests.
                 self.session
-                    .requests
-                    .insert(packet_id.get(), Request::Subscribe { id: None, packet });
+                    .insert_request(packet_id, Request::Subscribe { id: None, packet });
             }
         }
     }
@@ -203,8 +224,10 @@ impl Client {
                 }
                 // Our Receive Maximum: QoS 1 messages are acknowledged as they arrive,
                 // so the QoS 2 ones awaiting PUBREL are what is in flight.
-                if self.session.incoming_qos2.len()
-                    >= usize::from(self.config.receive_maximum.get())
+                // 3.1.1 has no Receive Maximum: the server was never told one.
+                let receive_maximum = usize::from(self.config.receive_maximum.get());
+                if self.config.version.is_v5()
+                    && self.session.incoming_qos2.len() >= receive_maximum
                 {
                     self.protocol_violation(
                         ReasonCode::ReceiveMaximumExceeded,
@@ -265,7 +288,7 @@ impl Client {
 
     fn on_puback(&mut self, ack: PubAck) {
         let pid = ack.packet_id.get();
-        match self.session.outgoing.get(&pid) {
+        match self.session.publish(pid) {
             Some(entry) if entry.publish.qos() == QoS::AtLeastOnce => {}
             _ => {
                 return self.protocol_violation(
@@ -286,7 +309,7 @@ impl Client {
 
     fn on_pubrec(&mut self, rec: PubRec) {
         let pid = rec.packet_id.get();
-        let released = match self.session.outgoing.get(&pid) {
+        let released = match self.session.publish(pid) {
             Some(entry) if entry.publish.qos() == QoS::ExactlyOnce => entry.released,
             _ => {
                 // 5.0: PUBREL 0x92 tells the server the identifier is unknown.
@@ -306,9 +329,12 @@ impl Client {
             return;
         }
         if !released {
-            if let Some(entry) = self.session.outgoing.get_mut(&pid) {
+            // PUBRELs are re-sent in the order of the PUBRECs ([MQTT-4.6.0-4]).
+            let seq = self.session.next_seq();
+            if let Some(entry) = self.session.publish_mut(pid) {
                 // [MQTT-4.3.3-6] from here on the PUBLISH is never sent again.
                 entry.released = true;
+                entry.seq = seq;
             }
         }
         // [MQTT-4.3.3-4] PUBREL with the same identifier, in order of the PUBRECs
@@ -318,7 +344,7 @@ impl Client {
 
     fn on_pubcomp(&mut self, comp: PubComp) {
         let pid = comp.packet_id.get();
-        match self.session.outgoing.get(&pid) {
+        match self.session.publish(pid) {
             Some(entry) if entry.released => {}
             _ => {
                 return self.protocol_violation(
@@ -338,7 +364,7 @@ impl Client {
 
     /// An outgoing QoS 1/2 message is done: a send slot opens for the queue.
     fn complete(&mut self, pid: u16, result: Result<(), PublishFailure>) {
-        if let Some(entry) = self.session.outgoing.remove(&pid) {
+        if let Some(entry) = self.session.remove_publish(pid) {
             self.events.push_back(Event::Published {
                 id: entry.id,
                 result,
@@ -361,8 +387,7 @@ impl Client {
 
     fn on_suback(&mut self, ack: SubAck) {
         let pid = ack.packet_id.get();
-        let Some(Request::Subscribe { id, packet }) = self.session.requests.get(&pid).cloned()
-        else {
+        let Some(Request::Subscribe { id, packet }) = self.session.request(pid).cloned() else {
             return self.protocol_violation(
                 ReasonCode::ProtocolError,
                 None,
@@ -377,14 +402,18 @@ impl Client {
                 "SUBACK reason codes do not match the filters",
             );
         }
-        self.session.requests.remove(&pid);
+        self.session.remove_request(pid);
         for (subscription, code) in packet.filters.iter().zip(&ack.reason_codes) {
             if code.is_error() {
                 self.session.subscriptions.remove(&subscription.filter);
             } else {
+                let tracked = Tracked {
+                    options: subscription.options,
+                    properties: packet.properties.clone(),
+                };
                 self.session
                     .subscriptions
-                    .insert(subscription.filter.clone(), subscription.options);
+                    .insert(subscription.filter.clone(), tracked);
             }
         }
         self.events.push_back(match id {
@@ -401,12 +430,13 @@ impl Client {
                     .collect(),
             },
         });
+        // The identifier is free again: a message may have waited for it.
+        self.pump();
     }
 
     fn on_unsuback(&mut self, ack: UnsubAck) {
         let pid = ack.packet_id.get();
-        let Some(Request::Unsubscribe { id, packet }) = self.session.requests.get(&pid).cloned()
-        else {
+        let Some(Request::Unsubscribe { id, packet }) = self.session.request(pid).cloned() else {
             return self.protocol_violation(
                 ReasonCode::ProtocolError,
                 None,
@@ -426,13 +456,15 @@ impl Client {
         } else {
             alloc::vec![UnsubAckReasonCode::Success; packet.filters.len()]
         };
-        self.session.requests.remove(&pid);
+        self.session.remove_request(pid);
         for (filter, code) in packet.filters.iter().zip(&results) {
             if !code.is_error() {
                 self.session.subscriptions.remove(filter);
             }
         }
         self.events.push_back(Event::Unsubscribed { id, results });
+        // The identifier is free again: a message may have waited for it.
+        self.pump();
     }
 
     fn on_disconnect(&mut self, disconnect: Disconnect) {

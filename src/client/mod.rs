@@ -117,6 +117,8 @@ pub struct Client {
     connack_deadline: Option<Instant>,
     last_sent: Instant,
     last_received: Instant,
+    /// A PINGREQ went out and no byte arrived since.
+    ping_outstanding: bool,
     /// Topics of the Topic Aliases the server set on this connection, by alias - 1.
     inbound_aliases: Vec<Option<TopicName>>,
     /// Set once a CONNACK accepted a connection with Clean Start 0: the next
@@ -145,6 +147,7 @@ impl Client {
             connack_deadline: None,
             last_sent: Instant::ZERO,
             last_received: Instant::ZERO,
+            ping_outstanding: false,
             inbound_aliases: Vec::new(),
             expect_session: false,
             next_handle: 0,
@@ -182,7 +185,7 @@ impl Client {
     /// Counters and gauges.
     pub fn stats(&self) -> Stats {
         Stats {
-            in_flight: self.session.outgoing.len(),
+            in_flight: self.session.publish_count(),
             queued: self.queue.len(),
             ..self.stats
         }
@@ -190,7 +193,10 @@ impl Client {
 
     /// The subscriptions the server granted, with the options requested.
     pub fn subscriptions(&self) -> impl Iterator<Item = (&TopicFilter, &SubscriptionOptions)> {
-        self.session.subscriptions.iter()
+        self.session
+            .subscriptions
+            .iter()
+            .map(|(f, t)| (f, &t.options))
     }
 
     // ---- inputs ----
@@ -213,6 +219,7 @@ impl Client {
         self.inbound_aliases.clear();
         self.state = State::Connecting;
         self.last_received = self.now;
+        self.ping_outstanding = false;
         self.connack_deadline = Some(self.now + self.config.connack_timeout);
         let connect = self.config.connect_packet();
         self.send(&Packet::from(connect));
@@ -229,6 +236,7 @@ impl Client {
         self.stats.bytes_received += bytes.len() as u64;
         // Any inbound byte proves the link alive, even mid-packet.
         self.last_received = self.now;
+        self.ping_outstanding = false;
         self.rx.extend_from_slice(bytes);
         while self.state != State::Disconnected {
             match self.decoder.decode(&mut self.rx) {
@@ -267,9 +275,9 @@ impl Client {
                     self.close(DisconnectReason::KeepAliveTimeout);
                     return;
                 }
-                // [MQTT-3.1.2-20] PINGREQ when nothing was sent for the keep alive.
-                if now >= self.last_sent + self.keep_alive {
+                if now >= self.ping_deadline() {
                     self.send(&Packet::PingReq);
+                    self.ping_outstanding = true;
                 }
             }
         }
@@ -301,9 +309,7 @@ impl Client {
             State::Disconnected => None,
             State::Connecting => self.connack_deadline,
             State::Connected if self.keep_alive.is_zero() => None,
-            State::Connected => {
-                Some((self.last_sent + self.keep_alive).min(self.receive_deadline()))
-            }
+            State::Connected => Some(self.ping_deadline().min(self.receive_deadline())),
         }
     }
 
@@ -316,6 +322,18 @@ impl Client {
 
     fn advance_clock(&mut self, now: Instant) {
         self.now = self.now.max(now);
+    }
+
+    /// [MQTT-3.1.2-20] PINGREQ when nothing was sent for the keep alive; also when
+    /// nothing was received for it, so that a quiet server answers before the receive
+    /// deadline while the client keeps sending.
+    fn ping_deadline(&self) -> Instant {
+        let idle_sending = self.last_sent + self.keep_alive;
+        if self.ping_outstanding {
+            idle_sending
+        } else {
+            idle_sending.min(self.last_received + self.keep_alive)
+        }
     }
 
     fn receive_deadline(&self) -> Instant {

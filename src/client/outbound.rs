@@ -33,6 +33,7 @@ impl Client {
         self.check_publish(&publish)?;
         let direct = self.state == State::Connected
             && self.queue.is_empty()
+            && self.session.awaiting_resend == 0
             && (qos == QoS::AtMostOnce || self.has_send_quota());
         if !direct && self.queue.len() >= self.config.max_queued {
             return Err(PublishError::QueueFull {
@@ -135,7 +136,9 @@ impl Client {
 
     /// Ends the connection gracefully with DISCONNECT: MQTT 5 reason code 0x00, or
     /// 0x04 ("disconnect with Will Message") when `publish_will`; `session_expiry`
-    /// overrides the session expiry interval sent in CONNECT (MQTT 5).
+    /// overrides the session expiry interval sent in CONNECT (MQTT 5; ignored in
+    /// 3.1.1). In 3.1.1, `publish_will` closes without DISCONNECT, which is how that
+    /// version asks the server to publish the Will.
     ///
     /// The session stays with the client; reports [`Event::Disconnected`] with
     /// [`DisconnectReason::ByClient`](super::DisconnectReason::ByClient).
@@ -149,18 +152,23 @@ impl Client {
         if self.state == State::Disconnected {
             return Err(StateError::NotConnected);
         }
+        let v5 = self.config.version.is_v5();
         // MQTT 5.0 section 3.14.2.2.2: a client whose CONNECT had a Session Expiry
         // Interval of 0 may not set a non-zero one on DISCONNECT.
-        if self.config.session_expiry_interval == 0 && session_expiry.is_some_and(|s| s != 0) {
+        if v5 && self.config.session_expiry_interval == 0 && session_expiry.is_some_and(|s| s != 0)
+        {
             return Err(StateError::SessionExpiryWasZero);
         }
-        if self.state == State::Connected {
+        // 3.1.1 has no way to ask for the Will on DISCONNECT: closing the connection
+        // without one is what makes the server publish it.
+        let silent = publish_will && !v5;
+        if self.state == State::Connected && !silent {
             let mut packet = Disconnect::new(if publish_will {
                 DisconnectReasonCode::DisconnectWithWillMessage
             } else {
                 DisconnectReasonCode::NormalDisconnection
             });
-            if self.config.version.is_v5() && session_expiry.is_some() {
+            if v5 && session_expiry.is_some() {
                 packet.properties = DisconnectProperties {
                     session_expiry_interval: session_expiry,
                     ..DisconnectProperties::default()
@@ -229,7 +237,7 @@ impl Client {
         if self.state == State::Connected {
             self.send_request_packet(&request);
         }
-        self.session.requests.insert(packet_id.get(), request);
+        self.session.insert_request(packet_id, request);
     }
 
     pub(super) fn send_request_packet(&mut self, request: &Request) {
@@ -246,7 +254,7 @@ impl Client {
             .limits
             .receive_maximum
             .min(self.config.max_inflight.get());
-        self.session.outgoing.len() < usize::from(cap)
+        self.session.publishes_on_wire() < usize::from(cap)
     }
 
     /// Sends a message now. QoS 0 completes at once; QoS 1/2 takes a fresh identifier
@@ -269,13 +277,14 @@ impl Client {
         publish.dup = false;
         self.send_part(&publish);
         let seq = self.session.next_seq();
-        self.session.outgoing.insert(
-            packet_id.get(),
+        self.session.insert_publish(
+            packet_id,
             Outgoing {
                 id,
                 seq,
                 publish,
                 released: false,
+                awaiting_resend: false,
             },
         );
         Ok(())
@@ -284,6 +293,20 @@ impl Client {
     /// Sends queued messages while the connection and the send quota allow, oldest
     /// first; messages the current server refuses complete as failed.
     pub(super) fn pump(&mut self) {
+        // [MQTT-4.4.0-1] re-sends left over from the reconnection go before anything
+        // new, as the send quota allows.
+        while self.state == State::Connected
+            && self.session.awaiting_resend > 0
+            && self.has_send_quota()
+        {
+            let Some(pid) = self.session.next_awaiting_resend() else {
+                break;
+            };
+            self.resend_publish(pid);
+        }
+        if self.session.awaiting_resend > 0 {
+            return;
+        }
         while self.state == State::Connected {
             let Some(front) = self.queue.front() else {
                 break;

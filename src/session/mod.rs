@@ -3,22 +3,27 @@
 //! awaiting their acknowledgement and the subscriptions the server granted.
 
 use crate::client::{PublishId, SubscribeId, UnsubscribeId};
-use crate::codec::{Publish, Subscribe, Unsubscribe};
+use crate::codec::{PropertyBox, Publish, Subscribe, SubscribeProperties, Unsubscribe};
 use crate::topic::TopicFilter;
 use crate::types::{PacketId, SubscriptionOptions};
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
 
 /// An outgoing QoS 1 or 2 PUBLISH that has been sent and not yet completed.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     /// The handle the command returned.
     pub(crate) id: PublishId,
-    /// Order of the first transmission: re-sends follow it ([MQTT-4.6.0-1]).
+    /// Order of the last step sent: the PUBLISH, or the PUBREL once released.
+    /// Re-sends follow it ([MQTT-4.6.0-1], [MQTT-4.6.0-4]).
     pub(crate) seq: u64,
     /// The packet as sent, with its identifier.
     pub(crate) publish: Publish,
     /// QoS 2 only: PUBREC arrived and PUBREL went out; waiting for PUBCOMP.
     pub(crate) released: bool,
+    /// After a reconnection: the PUBLISH still has to be re-sent when the send quota
+    /// allows.
+    pub(crate) awaiting_resend: bool,
 }
 
 /// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement.
@@ -37,44 +42,198 @@ pub(crate) enum Request {
     },
 }
 
+/// What holds a packet identifier.
+#[derive(Debug, Clone)]
+enum Slot {
+    Free,
+    /// Handed out, not yet filled.
+    Reserved,
+    Publish(Outgoing),
+    Request(Request),
+}
+
+/// A granted subscription as the session remembers it, to subscribe again the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tracked {
+    pub(crate) options: SubscriptionOptions,
+    /// The SUBSCRIBE's properties: Subscription Identifier, User Properties.
+    pub(crate) properties: PropertyBox<SubscribeProperties>,
+}
+
 /// The client side of an MQTT session.
+///
+/// Entries live in a slab whose freed slots are reused, so an entry is written once
+/// and moved out once; a small ordered map leads from packet identifier to slot.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Session {
-    /// Outgoing QoS 1/2 messages in flight, by packet identifier.
-    pub(crate) outgoing: BTreeMap<u16, Outgoing>,
+    slots: Vec<Slot>,
+    /// Indices of free slots, most recently freed last.
+    free: Vec<u32>,
+    /// Slot of each packet identifier in use.
+    ids: BTreeMap<u16, u32>,
+    publishes: usize,
+    /// Outgoing messages waiting for their re-send after a reconnection.
+    pub(crate) awaiting_resend: usize,
     /// Incoming QoS 2 messages delivered, PUBREC sent, waiting for PUBREL.
     pub(crate) incoming_qos2: BTreeSet<u16>,
-    /// SUBSCRIBE / UNSUBSCRIBE waiting for SUBACK / UNSUBACK, by packet identifier.
-    pub(crate) requests: BTreeMap<u16, Request>,
-    /// Subscriptions the server granted, with the options they were requested with.
-    pub(crate) subscriptions: BTreeMap<TopicFilter, SubscriptionOptions>,
+    /// Subscriptions the server granted.
+    pub(crate) subscriptions: BTreeMap<TopicFilter, Tracked>,
     /// The next identifier to try.
     next_packet_id: u16,
-    /// The next transmission order number.
+    /// The next order number.
     next_seq: u64,
 }
 
 impl Session {
     /// An identifier no outgoing PUBLISH, SUBSCRIBE or UNSUBSCRIBE holds: one space for
     /// all three ([MQTT-4.3.2-1], [MQTT-4.3.3-1]), handed out in increasing order and
-    /// wrapping after 65,535. `None` when all 65,535 are in flight.
+    /// wrapping from 65,535 to 1. `None` when all 65,535 are taken. The caller fills it
+    /// with [`Session::insert_publish`] or [`Session::insert_request`].
     pub(crate) fn allocate_packet_id(&mut self) -> Option<PacketId> {
-        if self.outgoing.len() + self.requests.len() >= usize::from(u16::MAX) {
+        if self.ids.len() >= usize::from(u16::MAX) {
             return None;
         }
-        // Fewer than 65,535 are taken, so the loop finds a free one; the bound only
-        // keeps the search finite whatever happens.
+        // Fewer than 65,535 are taken, so the search ends within one turn.
+        let mut candidate = self.next_packet_id;
         for _ in 0..u16::MAX {
-            let candidate = self.next_packet_id.max(1);
-            self.next_packet_id = candidate.wrapping_add(1);
-            if !self.outgoing.contains_key(&candidate) && !self.requests.contains_key(&candidate) {
-                return PacketId::new(candidate);
+            candidate = candidate.wrapping_add(1).max(1);
+            if !self.ids.contains_key(&candidate) {
+                break;
             }
         }
-        None
+        self.next_packet_id = candidate;
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::Free);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.slots[index as usize] = Slot::Reserved;
+        self.ids.insert(candidate, index);
+        PacketId::new(candidate)
     }
 
-    /// The next transmission order number.
+    fn slot(&self, pid: u16) -> Option<&Slot> {
+        let index = *self.ids.get(&pid)?;
+        self.slots.get(index as usize)
+    }
+
+    fn slot_mut(&mut self, pid: u16) -> Option<&mut Slot> {
+        let index = *self.ids.get(&pid)?;
+        self.slots.get_mut(index as usize)
+    }
+
+    /// Frees `pid` and returns what held it.
+    fn release(&mut self, pid: u16) -> Slot {
+        let Some(index) = self.ids.remove(&pid) else {
+            return Slot::Free;
+        };
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return Slot::Free;
+        };
+        let old = core::mem::replace(slot, Slot::Free);
+        if let Slot::Publish(o) = &old {
+            self.publishes -= 1;
+            self.awaiting_resend -= usize::from(o.awaiting_resend);
+        }
+        self.free.push(index);
+        old
+    }
+
+    /// Fills an identifier from [`Session::allocate_packet_id`] with a sent PUBLISH.
+    pub(crate) fn insert_publish(&mut self, pid: PacketId, outgoing: Outgoing) {
+        if let Some(slot) = self.slot_mut(pid.get()) {
+            *slot = Slot::Publish(outgoing);
+            self.publishes += 1;
+        }
+    }
+
+    /// Fills an identifier from [`Session::allocate_packet_id`] with a request.
+    pub(crate) fn insert_request(&mut self, pid: PacketId, request: Request) {
+        if let Some(slot) = self.slot_mut(pid.get()) {
+            *slot = Slot::Request(request);
+        }
+    }
+
+    /// The outgoing PUBLISH holding `pid`.
+    pub(crate) fn publish(&self, pid: u16) -> Option<&Outgoing> {
+        match self.slot(pid) {
+            Some(Slot::Publish(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The outgoing PUBLISH holding `pid`, to change.
+    pub(crate) fn publish_mut(&mut self, pid: u16) -> Option<&mut Outgoing> {
+        match self.slot_mut(pid) {
+            Some(Slot::Publish(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Completes the outgoing PUBLISH holding `pid`.
+    pub(crate) fn remove_publish(&mut self, pid: u16) -> Option<Outgoing> {
+        match self.slot(pid) {
+            Some(Slot::Publish(_)) => match self.release(pid) {
+                Slot::Publish(o) => Some(o),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The request holding `pid`.
+    pub(crate) fn request(&self, pid: u16) -> Option<&Request> {
+        match self.slot(pid) {
+            Some(Slot::Request(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Completes the request holding `pid`.
+    pub(crate) fn remove_request(&mut self, pid: u16) -> Option<Request> {
+        match self.slot(pid) {
+            Some(Slot::Request(_)) => match self.release(pid) {
+                Slot::Request(r) => Some(r),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Requests waiting for their acknowledgement, by identifier.
+    pub(crate) fn requests(&self) -> impl Iterator<Item = &Request> {
+        self.ids
+            .values()
+            .filter_map(|&index| match self.slots.get(index as usize) {
+                Some(Slot::Request(r)) => Some(r),
+                _ => None,
+            })
+    }
+
+    /// Every outgoing message with its identifier.
+    fn publishes(&self) -> impl Iterator<Item = (u16, &Outgoing)> {
+        self.ids
+            .iter()
+            .filter_map(|(&pid, &index)| match self.slots.get(index as usize) {
+                Some(Slot::Publish(o)) => Some((pid, o)),
+                _ => None,
+            })
+    }
+
+    /// Outgoing QoS 1/2 messages not completed.
+    pub(crate) fn publish_count(&self) -> usize {
+        self.publishes
+    }
+
+    /// Outgoing messages on the wire of this connection: not completed and not
+    /// waiting for their re-send.
+    pub(crate) fn publishes_on_wire(&self) -> usize {
+        self.publishes - self.awaiting_resend
+    }
+
+    /// The next order number.
     pub(crate) fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
@@ -82,15 +241,33 @@ impl Session {
 
     /// True when nothing would be lost if the server dropped the session.
     pub(crate) fn is_empty(&self) -> bool {
-        self.outgoing.is_empty() && self.incoming_qos2.is_empty() && self.subscriptions.is_empty()
+        self.publishes == 0 && self.incoming_qos2.is_empty() && self.subscriptions.is_empty()
     }
 
-    /// Outgoing messages in the order they were first sent.
-    pub(crate) fn outgoing_in_order(&self) -> alloc::vec::Vec<u16> {
-        let mut ids: alloc::vec::Vec<(u64, u16)> =
-            self.outgoing.iter().map(|(pid, o)| (o.seq, *pid)).collect();
+    /// Identifiers of the outgoing messages, in the order of their last step sent.
+    pub(crate) fn publishes_in_order(&self) -> Vec<u16> {
+        let mut ids: Vec<(u64, u16)> = self.publishes().map(|(pid, o)| (o.seq, pid)).collect();
         ids.sort_unstable();
         ids.into_iter().map(|(_, pid)| pid).collect()
+    }
+
+    /// Marks or clears the re-send flag of `pid`, keeping the count.
+    pub(crate) fn set_awaiting_resend(&mut self, pid: u16, awaiting: bool) {
+        let mut change = 0isize;
+        if let Some(o) = self.publish_mut(pid) {
+            change = awaiting as isize - o.awaiting_resend as isize;
+            o.awaiting_resend = awaiting;
+        }
+        self.awaiting_resend = self.awaiting_resend.wrapping_add_signed(change);
+    }
+
+    /// The first outgoing message, in order, that waits for its re-send.
+    pub(crate) fn next_awaiting_resend(&self) -> Option<u16> {
+        self.publishes()
+            .filter(|(_, o)| o.awaiting_resend)
+            .map(|(pid, o)| (o.seq, pid))
+            .min()
+            .map(|(_, pid)| pid)
     }
 }
 
@@ -100,40 +277,49 @@ mod tests {
     use crate::codec::Publish;
     use bytes::Bytes;
 
-    fn hold(session: &mut Session, pid: PacketId) {
+    fn hold(session: &mut Session) -> PacketId {
+        let pid = session.allocate_packet_id().unwrap();
         let seq = session.next_seq();
-        session.outgoing.insert(
-            pid.get(),
+        session.insert_publish(
+            pid,
             Outgoing {
                 id: PublishId(seq),
                 seq,
                 publish: Publish::new(crate::TopicName::from_static("t").unwrap(), Bytes::new()),
                 released: false,
+                awaiting_resend: false,
             },
         );
+        pid
     }
 
     #[test]
     fn packet_ids_skip_those_in_flight_and_wrap() {
         let mut s = Session::default();
-        let first = s.allocate_packet_id().unwrap();
+        let first = hold(&mut s);
         assert_eq!(first.get(), 1);
-        hold(&mut s, first);
-        s.next_packet_id = u16::MAX;
-        assert_eq!(s.allocate_packet_id().unwrap().get(), u16::MAX);
+        s.next_packet_id = u16::MAX - 1;
+        assert_eq!(hold(&mut s).get(), u16::MAX);
         // Wraps past 65,535 to 1, which is in flight, so 2 is next.
-        assert_eq!(s.allocate_packet_id().unwrap().get(), 2);
+        assert_eq!(hold(&mut s).get(), 2);
+        assert!(s.remove_publish(1).is_some());
+        assert!(s.remove_publish(1).is_none());
+        assert_eq!(s.publish_count(), 2);
+        // The freed slot is reused for the next entry.
+        assert_eq!(s.slots.len(), 3);
+        hold(&mut s);
+        assert_eq!(s.slots.len(), 3);
     }
 
     #[test]
     fn packet_ids_exhausted_is_none_not_a_stall() {
         let mut s = Session::default();
         for _ in 0..u16::MAX {
-            let pid = s.allocate_packet_id().unwrap();
-            hold(&mut s, pid);
+            hold(&mut s);
         }
         assert_eq!(s.allocate_packet_id(), None);
-        s.outgoing.remove(&777);
+        s.remove_publish(777);
         assert_eq!(s.allocate_packet_id().unwrap().get(), 777);
+        assert_eq!(s.allocate_packet_id(), None);
     }
 }
