@@ -106,7 +106,7 @@ impl Client {
             self.session_lost();
         }
         // Requests not yet acknowledged go out again (after re-sent PUBLISH/PUBREL).
-        let requests: Vec<Request> = self.session.requests().cloned().collect();
+        let requests = self.session.requests_in_order();
         for request in &requests {
             self.send_request_packet(request);
         }

@@ -7,6 +7,7 @@ use crate::codec::{PropertyBox, Publish, Subscribe, SubscribeProperties, Unsubsc
 use crate::topic::TopicFilter;
 use crate::types::{PacketId, SubscriptionOptions};
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec;
 use alloc::vec::Vec;
 
 /// An outgoing QoS 1 or 2 PUBLISH that has been sent and not yet completed.
@@ -49,7 +50,11 @@ enum Slot {
     /// Handed out, not yet filled.
     Reserved,
     Publish(Outgoing),
-    Request(Request),
+    /// A request and its order among requests.
+    Request {
+        seq: u64,
+        request: Request,
+    },
 }
 
 /// A granted subscription as the session remembers it, to subscribe again the same way.
@@ -70,7 +75,7 @@ pub(crate) struct Session {
     /// Indices of free slots, most recently freed last.
     free: Vec<u32>,
     /// Slot of each packet identifier in use.
-    ids: BTreeMap<u16, u32>,
+    ids: IdIndex,
     publishes: usize,
     /// Outgoing messages waiting for their re-send after a reconnection.
     pub(crate) awaiting_resend: usize,
@@ -90,14 +95,14 @@ impl Session {
     /// wrapping from 65,535 to 1. `None` when all 65,535 are taken. The caller fills it
     /// with [`Session::insert_publish`] or [`Session::insert_request`].
     pub(crate) fn allocate_packet_id(&mut self) -> Option<PacketId> {
-        if self.ids.len() >= usize::from(u16::MAX) {
+        if self.ids.len >= usize::from(u16::MAX) {
             return None;
         }
         // Fewer than 65,535 are taken, so the search ends within one turn.
         let mut candidate = self.next_packet_id;
         for _ in 0..u16::MAX {
             candidate = candidate.wrapping_add(1).max(1);
-            if !self.ids.contains_key(&candidate) {
+            if self.ids.get(candidate).is_none() {
                 break;
             }
         }
@@ -115,18 +120,18 @@ impl Session {
     }
 
     fn slot(&self, pid: u16) -> Option<&Slot> {
-        let index = *self.ids.get(&pid)?;
+        let index = self.ids.get(pid)?;
         self.slots.get(index as usize)
     }
 
     fn slot_mut(&mut self, pid: u16) -> Option<&mut Slot> {
-        let index = *self.ids.get(&pid)?;
+        let index = self.ids.get(pid)?;
         self.slots.get_mut(index as usize)
     }
 
     /// Frees `pid` and returns what held it.
     fn release(&mut self, pid: u16) -> Slot {
-        let Some(index) = self.ids.remove(&pid) else {
+        let Some(index) = self.ids.remove(pid) else {
             return Slot::Free;
         };
         let Some(slot) = self.slots.get_mut(index as usize) else {
@@ -151,8 +156,9 @@ impl Session {
 
     /// Fills an identifier from [`Session::allocate_packet_id`] with a request.
     pub(crate) fn insert_request(&mut self, pid: PacketId, request: Request) {
+        let seq = self.next_seq();
         if let Some(slot) = self.slot_mut(pid.get()) {
-            *slot = Slot::Request(request);
+            *slot = Slot::Request { seq, request };
         }
     }
 
@@ -186,7 +192,7 @@ impl Session {
     /// The request holding `pid`.
     pub(crate) fn request(&self, pid: u16) -> Option<&Request> {
         match self.slot(pid) {
-            Some(Slot::Request(r)) => Some(r),
+            Some(Slot::Request { request, .. }) => Some(request),
             _ => None,
         }
     }
@@ -194,32 +200,34 @@ impl Session {
     /// Completes the request holding `pid`.
     pub(crate) fn remove_request(&mut self, pid: u16) -> Option<Request> {
         match self.slot(pid) {
-            Some(Slot::Request(_)) => match self.release(pid) {
-                Slot::Request(r) => Some(r),
+            Some(Slot::Request { .. }) => match self.release(pid) {
+                Slot::Request { request, .. } => Some(request),
                 _ => None,
             },
             _ => None,
         }
     }
 
-    /// Requests waiting for their acknowledgement, by identifier.
-    pub(crate) fn requests(&self) -> impl Iterator<Item = &Request> {
-        self.ids
-            .values()
-            .filter_map(|&index| match self.slots.get(index as usize) {
-                Some(Slot::Request(r)) => Some(r),
+    /// Requests waiting for their acknowledgement, in the order they were made.
+    pub(crate) fn requests_in_order(&self) -> Vec<Request> {
+        let mut requests: Vec<(u64, &Request)> = self
+            .slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Request { seq, request } => Some((*seq, request)),
                 _ => None,
             })
+            .collect();
+        requests.sort_unstable_by_key(|(seq, _)| *seq);
+        requests.into_iter().map(|(_, r)| r.clone()).collect()
     }
 
     /// Every outgoing message with its identifier.
     fn publishes(&self) -> impl Iterator<Item = (u16, &Outgoing)> {
-        self.ids
-            .iter()
-            .filter_map(|(&pid, &index)| match self.slots.get(index as usize) {
-                Some(Slot::Publish(o)) => Some((pid, o)),
-                _ => None,
-            })
+        self.slots.iter().filter_map(|s| match s {
+            Slot::Publish(o) => o.publish.packet_id().map(|pid| (pid.get(), o)),
+            _ => None,
+        })
     }
 
     /// Outgoing QoS 1/2 messages not completed.
@@ -268,6 +276,98 @@ impl Session {
             .map(|(pid, o)| (o.seq, pid))
             .min()
             .map(|(_, pid)| pid)
+    }
+}
+
+/// Packet identifier to slab slot: open addressing on the identifier's low bits,
+/// at most half full. Identifiers are handed out in increasing order, so the ones in
+/// flight mostly sit in their home position and a lookup is one or two reads.
+#[derive(Debug, Clone, Default)]
+struct IdIndex {
+    /// `identifier << 16 | slot`; 0 is empty (identifiers are never 0).
+    table: Vec<u32>,
+    len: usize,
+}
+
+impl IdIndex {
+    fn home(&self, pid: u16) -> usize {
+        usize::from(pid) & (self.table.len() - 1)
+    }
+
+    /// The position holding `pid`.
+    fn find(&self, pid: u16) -> Option<usize> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let mut i = self.home(pid);
+        // At most half full, so an empty position ends the probe.
+        loop {
+            let entry = self.table[i];
+            if entry == 0 {
+                return None;
+            }
+            if (entry >> 16) as u16 == pid {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn get(&self, pid: u16) -> Option<u32> {
+        self.find(pid).map(|i| self.table[i] & 0xFFFF)
+    }
+
+    /// Adds `pid`, which is not present; `slot` is below 65,535.
+    fn insert(&mut self, pid: u16, slot: u32) {
+        if (self.len + 1) * 2 > self.table.len() {
+            let size = (self.table.len() * 2).max(8);
+            let old = core::mem::replace(&mut self.table, vec![0; size]);
+            for entry in old.into_iter().filter(|&e| e != 0) {
+                self.place(entry);
+            }
+        }
+        self.place(u32::from(pid) << 16 | slot);
+        self.len += 1;
+    }
+
+    fn place(&mut self, entry: u32) {
+        let mask = self.table.len() - 1;
+        let mut i = self.home((entry >> 16) as u16);
+        while self.table[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.table[i] = entry;
+    }
+
+    /// Removes `pid` and returns its slot; later entries of the probe run move back so
+    /// that no tombstones are needed.
+    fn remove(&mut self, pid: u16) -> Option<u32> {
+        let mut hole = self.find(pid)?;
+        let slot = self.table[hole] & 0xFFFF;
+        self.len -= 1;
+        let mask = self.table.len() - 1;
+        let mut i = hole;
+        loop {
+            i = (i + 1) & mask;
+            let entry = self.table[i];
+            if entry == 0 {
+                break;
+            }
+            let home = self.home((entry >> 16) as u16);
+            // The entry may fill the hole if its home is not strictly inside (hole, i].
+            let home_in_between = if hole <= i {
+                hole < home && home <= i
+            } else {
+                hole < home || home <= i
+            };
+            if !home_in_between {
+                self.table[hole] = entry;
+                hole = i;
+            }
+        }
+        self.table[hole] = 0;
+        Some(slot)
     }
 }
 
@@ -321,5 +421,32 @@ mod tests {
         s.remove_publish(777);
         assert_eq!(s.allocate_packet_id().unwrap().get(), 777);
         assert_eq!(s.allocate_packet_id(), None);
+    }
+
+    #[test]
+    fn id_index_survives_collisions_wrap_and_removal_in_any_order() {
+        let mut index = IdIndex::default();
+        let mut model = BTreeMap::new();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Identifiers from a few clustered ranges, to collide on the low bits.
+            let pid = ((state % 64) as u16)
+                .wrapping_mul(if state & 64 == 0 { 1 } else { 257 })
+                .max(1);
+            if model.contains_key(&pid) {
+                assert_eq!(index.remove(pid), model.remove(&pid));
+            } else if model.len() < 1000 {
+                let slot = (state >> 32) as u32 & 0xFFFF;
+                index.insert(pid, slot.min(65_534));
+                model.insert(pid, slot.min(65_534));
+            }
+            assert_eq!(index.len, model.len());
+            for (&p, &s) in &model {
+                assert_eq!(index.get(p), Some(s));
+            }
+        }
     }
 }
