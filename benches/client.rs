@@ -8,7 +8,8 @@
 //!   PUBCOMP, drain the events.
 //!
 //! Method, the same for both crates:
-//! - Both produce wire bytes. Ours: `poll_transmit` hands out a `Bytes`. rumqttc's
+//! - Both produce wire bytes. Ours: the driver writes from `pending_transmit` and
+//!   reports it with `advance_transmit`, as a socket loop does. rumqttc's
 //!   state returns a `Packet` that its `Network` encodes into the write buffer; here
 //!   the bench encodes it with `Packet::write` (what rumqttc's `Codec::encode` does)
 //!   into a kept buffer, which is then cleared as a flush to the socket would.
@@ -277,22 +278,38 @@ impl Ours {
         }
     }
 
-    /// Returns the PUBLISH bytes, for the equivalence check.
-    fn qos1(&mut self, message: Message) -> Bytes {
+    /// Takes what the client wrote, as a driver writing from the client's buffer
+    /// does (`pending_transmit` + `advance_transmit`: no copy, no reference count);
+    /// keeps a copy only for the equivalence check.
+    fn flush(&mut self, keep: bool) -> Bytes {
+        let pending = black_box(self.client.pending_transmit());
+        let kept = if keep {
+            Bytes::copy_from_slice(pending)
+        } else {
+            Bytes::new()
+        };
+        let written = pending.len();
+        assert!(written > 0);
+        self.client.advance_transmit(written);
+        kept
+    }
+
+    /// Returns the PUBLISH bytes when `keep`, for the equivalence check.
+    fn qos1(&mut self, message: Message, keep: bool) -> Bytes {
         let id = self.client.publish(NOW, message).unwrap();
-        let publish = black_box(self.client.poll_transmit().unwrap());
+        let publish = self.flush(keep);
         self.client.handle_input(NOW, &ack(PUBACK, self.ids.next()));
         self.published(id);
         publish
     }
 
-    /// Returns the PUBLISH and PUBREL bytes, for the equivalence check.
-    fn qos2(&mut self, message: Message) -> (Bytes, Bytes) {
+    /// Returns the PUBLISH and PUBREL bytes when `keep`, for the equivalence check.
+    fn qos2(&mut self, message: Message, keep: bool) -> (Bytes, Bytes) {
         let id = self.client.publish(NOW, message).unwrap();
-        let publish = black_box(self.client.poll_transmit().unwrap());
+        let publish = self.flush(keep);
         let packet_id = self.ids.next();
         self.client.handle_input(NOW, &ack(PUBREC, packet_id));
-        let pubrel = black_box(self.client.poll_transmit().unwrap());
+        let pubrel = self.flush(keep);
         self.client.handle_input(NOW, &ack(PUBCOMP, packet_id));
         self.published(id);
         (publish, pubrel)
@@ -465,19 +482,19 @@ impl RumqttcV5 {
 fn check_equivalence(source: &Source) {
     let mut ours = Ours::connected(V4);
     let mut theirs = RumqttcV4::connected(RUMQTTC_INFLIGHT);
-    let a = ours.qos1(source.ours(QoS::AtLeastOnce));
+    let a = ours.qos1(source.ours(QoS::AtLeastOnce), true);
     let b = theirs.qos1(source.rumqttc_v4(QoS::AtLeastOnce), true);
     assert_eq!(Some(a.to_vec()), b, "3.1.1 QoS 1 PUBLISH differs");
-    let (a1, a2) = ours.qos2(source.ours(QoS::ExactlyOnce));
+    let (a1, a2) = ours.qos2(source.ours(QoS::ExactlyOnce), true);
     let b = theirs.qos2(source.rumqttc_v4(QoS::ExactlyOnce), true);
     assert_eq!(Some((a1.to_vec(), a2.to_vec())), b, "3.1.1 QoS 2 differs");
 
     let mut ours = Ours::connected(V5);
     let mut theirs = RumqttcV5::connected(RUMQTTC_INFLIGHT);
-    let a = ours.qos1(source.ours(QoS::AtLeastOnce));
+    let a = ours.qos1(source.ours(QoS::AtLeastOnce), true);
     let b = theirs.qos1(source.rumqttc_v5(QoS::AtLeastOnce), true);
     assert_eq!(Some(a.to_vec()), b, "5.0 QoS 1 PUBLISH differs");
-    let (a1, a2) = ours.qos2(source.ours(QoS::ExactlyOnce));
+    let (a1, a2) = ours.qos2(source.ours(QoS::ExactlyOnce), true);
     let b = theirs.qos2(source.rumqttc_v5(QoS::ExactlyOnce), true);
     assert_eq!(Some((a1.to_vec(), a2.to_vec())), b, "5.0 QoS 2 differs");
 }
@@ -643,8 +660,14 @@ fn heap_report() -> String {
     for version in [V4, V5] {
         let v = label(version);
         let mut ours = Ours::connected(version);
-        let o1 = per_roundtrip(|| source.ours(QoS::AtLeastOnce), |m| drop(ours.qos1(m)));
-        let o2 = per_roundtrip(|| source.ours(QoS::ExactlyOnce), |m| drop(ours.qos2(m)));
+        let o1 = per_roundtrip(
+            || source.ours(QoS::AtLeastOnce),
+            |m| drop(ours.qos1(m, false)),
+        );
+        let o2 = per_roundtrip(
+            || source.ours(QoS::ExactlyOnce),
+            |m| drop(ours.qos2(m, false)),
+        );
         let (t1, t2) = if version.is_v5() {
             let mut theirs = RumqttcV5::connected(RUMQTTC_INFLIGHT);
             let t1 = per_roundtrip(
@@ -690,8 +713,8 @@ fn roundtrips(c: &mut Criterion) {
                 b.iter_batched(
                     || source.ours(qos),
                     |m| match qos {
-                        QoS::ExactlyOnce => drop(ours.qos2(m)),
-                        _ => drop(ours.qos1(m)),
+                        QoS::ExactlyOnce => drop(ours.qos2(m, false)),
+                        _ => drop(ours.qos1(m, false)),
                     },
                     BatchSize::SmallInput,
                 )

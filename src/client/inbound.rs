@@ -132,7 +132,7 @@ impl Client {
                 let Some(packet_id) = PacketId::new(pid) else {
                     continue;
                 };
-                self.send_part(&PubRel::new(packet_id));
+                self.send_ack(0x62, packet_id);
             } else if self.has_send_quota() {
                 self.resend_publish(pid);
             }
@@ -212,14 +212,14 @@ impl Client {
                 self.deliver(publish);
                 // [MQTT-4.3.2-4] PUBACK with the PUBLISH's identifier, in order of
                 // arrival ([MQTT-4.6.0-2]).
-                self.send_part(&PubAck::new(packet_id));
+                self.send_ack(0x40, packet_id);
             }
             QosPid::ExactlyOnce(packet_id) => {
                 let pid = packet_id.get();
                 if self.session.incoming_qos2.contains(&pid) {
                     // [MQTT-4.3.3-10] a repeat before PUBREL is acknowledged again and
                     // not delivered again.
-                    self.send_part(&PubRec::new(packet_id));
+                    self.send_ack(0x50, packet_id);
                     return;
                 }
                 // Our Receive Maximum: QoS 1 messages are acknowledged as they arrive,
@@ -239,7 +239,7 @@ impl Client {
                 self.session.incoming_qos2.insert(pid);
                 self.deliver(publish);
                 // [MQTT-4.3.3-8] PUBREC with the PUBLISH's identifier.
-                self.send_part(&PubRec::new(packet_id));
+                self.send_ack(0x50, packet_id);
             }
         }
     }
@@ -339,7 +339,7 @@ impl Client {
         }
         // [MQTT-4.3.3-4] PUBREL with the same identifier, in order of the PUBRECs
         // ([MQTT-4.6.0-4]); a repeated PUBREC gets a repeated PUBREL.
-        self.send_part(&PubRel::new(rec.packet_id));
+        self.send_ack(0x62, rec.packet_id);
     }
 
     fn on_pubcomp(&mut self, comp: PubComp) {
@@ -378,11 +378,13 @@ impl Client {
         // identifier is unknown. After it the identifier is free for a new message
         // ([MQTT-4.3.3-12]).
         let known = self.session.incoming_qos2.remove(&rel.packet_id.get());
-        let mut comp = PubComp::new(rel.packet_id);
         if !known && self.config.version.is_v5() {
+            let mut comp = PubComp::new(rel.packet_id);
             comp.reason_code = PubCompReasonCode::PacketIdentifierNotFound;
+            self.send_part(&comp);
+        } else {
+            self.send_ack(0x70, rel.packet_id);
         }
-        self.send_part(&comp);
     }
 
     fn on_suback(&mut self, ack: SubAck) {

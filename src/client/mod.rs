@@ -26,6 +26,9 @@ use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 
+/// Bytes reserved in the receive and transmit buffers when a transport opens.
+const BUFFER_RESERVE: usize = 4096;
+
 /// Where the connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -62,7 +65,9 @@ struct Queued {
 ///   [`unsubscribe`](Client::unsubscribe), [`disconnect`](Client::disconnect): they
 ///   return a handle or a typed error and need no poll in between;
 /// - **outputs**, drained after every input or command in this order:
-///   [`poll_transmit`](Client::poll_transmit) (bytes to write),
+///   [`poll_transmit`](Client::poll_transmit) (bytes to write; or
+///   [`pending_transmit`](Client::pending_transmit) and
+///   [`advance_transmit`](Client::advance_transmit) to write from the client's buffer),
 ///   [`poll_timeout`](Client::poll_timeout) (the one deadline),
 ///   [`poll_event`](Client::poll_event).
 ///
@@ -215,6 +220,10 @@ impl Client {
         self.rx.clear();
         // Bytes meant for the previous transport are moot on this one.
         self.tx.clear();
+        // Room for many small packets before either buffer has to move its contents
+        // back to the front.
+        self.rx.reserve(BUFFER_RESERVE);
+        self.tx.reserve(BUFFER_RESERVE);
         // [MQTT-3.3.2-7] Topic Alias mappings never carry over to a new connection.
         self.inbound_aliases.clear();
         self.state = State::Connecting;
@@ -303,6 +312,30 @@ impl Client {
         }
     }
 
+    /// The bytes waiting to be written, without taking them: for drivers that write
+    /// from the client's buffer and report how much the transport took with
+    /// [`advance_transmit`](Client::advance_transmit). No reference count, no copy.
+    ///
+    /// ```
+    /// # use mqtt_sansio::{Client, ClientConfig, Instant, ProtocolVersion};
+    /// let mut client = Client::new(ClientConfig::new(ProtocolVersion::V311, "c".parse().unwrap())).unwrap();
+    /// client.handle_transport_open(Instant::ZERO).unwrap();
+    /// let pending = client.pending_transmit().len();
+    /// let written = pending.min(5); // say the socket took five bytes
+    /// client.advance_transmit(written);
+    /// assert_eq!(client.pending_transmit().len(), pending - 5);
+    /// ```
+    pub fn pending_transmit(&self) -> &[u8] {
+        &self.tx
+    }
+
+    /// Drops the first `written` bytes of [`pending_transmit`](Client::pending_transmit)
+    /// (all of them if `written` is larger).
+    pub fn advance_transmit(&mut self, written: usize) {
+        let written = written.min(self.tx.len());
+        crate::codec::consume(&mut self.tx, written);
+    }
+
     /// When [`handle_timeout`](Client::handle_timeout) is next due, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
@@ -360,6 +393,16 @@ impl Client {
         if encode_part(part, self.config.version, &mut self.tx).is_ok() {
             self.sent(before);
         }
+    }
+
+    /// Writes a PUBACK, PUBREC, PUBREL or PUBCOMP with reason code 0x00 and no
+    /// properties, given its first byte: four bytes in both versions, the canonical
+    /// form (MQTT 5.0 section 3.4.2.1 leaves out a 0x00 reason without properties).
+    fn send_ack(&mut self, first_byte: u8, packet_id: crate::types::PacketId) {
+        let [hi, lo] = packet_id.get().to_be_bytes();
+        let before = self.tx.len();
+        self.tx.extend_from_slice(&[first_byte, 0x02, hi, lo]);
+        self.sent(before);
     }
 
     fn sent(&mut self, before: usize) {

@@ -1,6 +1,7 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP (3.1.1 sections 3.4-3.7, 5.0 sections 3.4-3.7):
 //! four packets with one layout, a packet identifier, a reason code and properties.
 
+use super::consume;
 use super::primitives::{Reader, Sink, packet_id};
 use super::properties::{self, AckProperties, PropertyBox};
 use super::{
@@ -8,7 +9,7 @@ use super::{
     PubRecReasonCode, PubRelReasonCode, cut,
 };
 use crate::types::{PacketId, ProtocolVersion};
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 
 /// Reads the shared layout from the packet of `size` bytes at the front of `buf`; the
 /// reason code byte is 0 when the packet leaves it out. Without properties, the common
@@ -38,7 +39,7 @@ fn decode_ack(
         _ => None,
     };
     if let Some((hi, lo, code)) = short {
-        buf.advance(size);
+        consume(buf, size);
         let packet_id = packet_id(hi, lo, packet)?;
         return Ok((packet_id, code, PropertyBox::new()));
     }

@@ -367,6 +367,18 @@ packet_from!(
     Auth(Auth),
 );
 
+/// Drops the packet of `size` bytes at the front of `buf`, read in place. When it was
+/// all the buffer held, clearing keeps the room behind it and costs less than moving
+/// the start of the buffer.
+#[inline]
+pub(crate) fn consume(buf: &mut BytesMut, size: usize) {
+    if size == buf.len() {
+        buf.clear();
+    } else {
+        buf.advance(size);
+    }
+}
+
 /// Cuts the packet of `size` bytes off the front of `buf` and returns its body: the
 /// packets that hand out slices of their input need it, at the price of a reference
 /// count; the others are read in place.
@@ -520,7 +532,7 @@ impl Decoder {
                         len: remaining,
                     });
                 }
-                buf.advance(size);
+                consume(buf, size);
                 if packet_type == PacketType::PingReq {
                     Packet::PingReq
                 } else {

@@ -1,11 +1,12 @@
 //! SUBACK (3.1.1 section 3.9, 5.0 section 3.9).
 
+use super::consume;
 use super::primitives::{self, Reader, Sink, packet_id};
 use super::properties::{self, AckProperties, PropertyBox};
 use super::{Body, DecodeError, EncodeError, PacketType, SubAckReasonCode, cut};
 use crate::types::{PacketId, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 
 /// SUBACK: the server's answer to SUBSCRIBE, one reason code per filter in order.
 ///
@@ -73,7 +74,7 @@ impl SubAck {
             }
         };
         let reason_codes = reason_codes(codes, v5)?;
-        buf.advance(size);
+        consume(buf, size);
         Ok(SubAck {
             packet_id,
             properties,

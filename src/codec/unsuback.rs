@@ -1,11 +1,12 @@
 //! UNSUBACK (3.1.1 section 3.11, 5.0 section 3.11).
 
+use super::consume;
 use super::primitives::{self, Reader, Sink, packet_id};
 use super::properties::{self, AckProperties, PropertyBox};
 use super::{Body, DecodeError, EncodeError, PacketType, UnsubAckReasonCode, cut};
 use crate::types::{PacketId, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 
 /// UNSUBACK: the server's answer to UNSUBSCRIBE. MQTT 5 adds one reason code per filter;
 /// in MQTT 3.1.1 `reason_codes` is empty.
@@ -47,7 +48,7 @@ impl UnsubAck {
         let (packet_id, properties, codes) = match (version, body) {
             (ProtocolVersion::V311, &[hi, lo]) => {
                 let packet_id = packet_id(hi, lo, PacketType::UnsubAck)?;
-                buf.advance(size);
+                consume(buf, size);
                 return Ok(UnsubAck::new(packet_id, Vec::new()));
             }
             (ProtocolVersion::V311, _) => {
@@ -75,7 +76,7 @@ impl UnsubAck {
             }
         };
         let reason_codes = reason_codes(codes)?;
-        buf.advance(size);
+        consume(buf, size);
         Ok(UnsubAck {
             packet_id,
             properties,

@@ -180,13 +180,19 @@ impl Session {
 
     /// Completes the outgoing PUBLISH holding `pid`.
     pub(crate) fn remove_publish(&mut self, pid: u16) -> Option<Outgoing> {
-        match self.slot(pid) {
-            Some(Slot::Publish(_)) => match self.release(pid) {
-                Slot::Publish(o) => Some(o),
-                _ => None,
-            },
-            _ => None,
+        let index = self.ids.get(pid)? as usize;
+        let slot = self.slots.get_mut(index)?;
+        if !matches!(slot, Slot::Publish(_)) {
+            return None;
         }
+        let Slot::Publish(outgoing) = core::mem::replace(slot, Slot::Free) else {
+            return None;
+        };
+        self.ids.remove(pid);
+        self.free.push(index as u32);
+        self.publishes -= 1;
+        self.awaiting_resend -= usize::from(outgoing.awaiting_resend);
+        Some(outgoing)
     }
 
     /// The request holding `pid`.
