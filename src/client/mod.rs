@@ -15,12 +15,13 @@ pub use event::{
 };
 
 use crate::codec::{
-    Decoder, Disconnect, DisconnectReasonCode, MAX_PACKET_SIZE, Packet, ReasonCode, encode_part,
+    Decoder, Disconnect, DisconnectReasonCode, MAX_PACKET_SIZE, Packet, PubAck, PubComp, PubRec,
+    PubRel, ReasonCode, encode_part,
 };
 use crate::session::Session;
 use crate::time::Instant;
 use crate::topic::{TopicFilter, TopicName};
-use crate::types::{ProtocolVersion, SubscriptionOptions};
+use crate::types::{PacketId, ProtocolVersion, SubscriptionOptions};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
@@ -246,6 +247,7 @@ impl Client {
         // Any inbound byte proves the link alive, even mid-packet.
         self.last_received = self.now;
         self.ping_outstanding = false;
+        let bytes = self.handle_short_acks(bytes);
         self.rx.extend_from_slice(bytes);
         while self.state != State::Disconnected {
             match self.decoder.decode(&mut self.rx) {
@@ -260,6 +262,40 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// The common case of a publisher's input, read in place: whole four-byte PUBACK,
+    /// PUBREC, PUBREL and PUBCOMP packets (identifier, no reason code, no properties;
+    /// valid in both versions) at a packet boundary. Returns the input from the first
+    /// byte that is anything else, for the decoder.
+    fn handle_short_acks<'a>(&mut self, mut bytes: &'a [u8]) -> &'a [u8] {
+        if !self.rx.is_empty() || self.state != State::Connected {
+            return bytes;
+        }
+        while let [first, 0x02, hi, lo, rest @ ..] = bytes {
+            // A zero identifier is malformed: the decoder refuses it with the reason.
+            let Some(packet_id) = PacketId::new(u16::from_be_bytes([*hi, *lo])) else {
+                break;
+            };
+            let packet = match first {
+                0x40 => Packet::PubAck(PubAck::new(packet_id)),
+                0x50 => Packet::PubRec(PubRec::new(packet_id)),
+                // PUBREL's fixed header flags are 0b0010 ([MQTT-3.6.1-1]).
+                0x62 => Packet::PubRel(PubRel::new(packet_id)),
+                0x70 => Packet::PubComp(PubComp::new(packet_id)),
+                _ => break,
+            };
+            if self.decoder.max_packet_size() < 4 {
+                break;
+            }
+            bytes = rest;
+            self.stats.packets_received += 1;
+            self.handle_packet(packet);
+            if self.state != State::Connected {
+                return &[];
+            }
+        }
+        bytes
     }
 
     /// Time passed: sends PINGREQ when due, ends the connection when CONNACK or any

@@ -6,8 +6,8 @@ use super::{
     SubscribeError, SubscribeId, UnsubscribeId,
 };
 use crate::codec::{
-    Disconnect, DisconnectProperties, DisconnectReasonCode, Packet, Publish, Subscribe,
-    SubscribeProperties, Subscription, Unsubscribe, encoded_len_of,
+    Disconnect, DisconnectProperties, DisconnectReasonCode, MAX_REMAINING_LENGTH, Packet, Publish,
+    Subscribe, SubscribeProperties, Subscription, Unsubscribe, encoded_len_of,
 };
 use crate::session::{Outgoing, Request};
 use crate::time::Instant;
@@ -265,7 +265,7 @@ impl Client {
         let Queued { id, mut publish } = queued;
         let qos = publish.qos();
         if qos == QoS::AtMostOnce {
-            self.send_part(&publish);
+            self.send_publish(&publish);
             self.events
                 .push_back(Event::Published { id, result: Ok(()) });
             return Ok(());
@@ -275,7 +275,7 @@ impl Client {
         };
         publish.qos_pid = QosPid::new(qos, Some(packet_id)).unwrap_or_default();
         publish.dup = false;
-        self.send_part(&publish);
+        self.send_publish(&publish);
         let seq = self.session.next_seq();
         self.session.insert_publish(
             packet_id,
@@ -288,6 +288,51 @@ impl Client {
             },
         );
         Ok(())
+    }
+
+    /// Writes a PUBLISH. Without properties, the common case, its layout is fixed and
+    /// it goes straight into the transmit buffer, skipping the generic encoder's size
+    /// pass and stack buffer; the bytes are the same.
+    pub(super) fn send_publish(&mut self, publish: &Publish) {
+        let topic = publish.topic.as_bytes();
+        let packet_id = publish.packet_id();
+        let v5 = self.config.version.is_v5();
+        let remaining = 2
+            + topic.len()
+            + if packet_id.is_some() { 2 } else { 0 }
+            + usize::from(v5)
+            + publish.payload.len();
+        if !publish.properties.is_empty() || remaining > MAX_REMAINING_LENGTH as usize {
+            return self.send_part(publish);
+        }
+        let mut head = [0u8; 5];
+        head[0] = crate::codec::Body::first_byte(publish);
+        let mut len = 1;
+        let mut rest = remaining as u32;
+        loop {
+            let byte = (rest & 0x7F) as u8;
+            rest >>= 7;
+            head[len] = if rest > 0 { byte | 0x80 } else { byte };
+            len += 1;
+            if rest == 0 {
+                break;
+            }
+        }
+        let before = self.tx.len();
+        self.tx.reserve(len + remaining);
+        self.tx.extend_from_slice(&head[..len]);
+        self.tx
+            .extend_from_slice(&(topic.len() as u16).to_be_bytes());
+        self.tx.extend_from_slice(topic);
+        if let Some(packet_id) = packet_id {
+            self.tx.extend_from_slice(&packet_id.get().to_be_bytes());
+        }
+        if v5 {
+            // Property Length 0.
+            self.tx.extend_from_slice(&[0]);
+        }
+        self.tx.extend_from_slice(&publish.payload);
+        self.sent(before);
     }
 
     /// Sends queued messages while the connection and the send quota allow, oldest
