@@ -10,7 +10,7 @@ use crate::codec::{
     PubRelReasonCode, Publish, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck,
     UnsubAckReasonCode,
 };
-use crate::session::{Request, Tracked};
+use crate::session::{Outgoing, Request, Tracked};
 use crate::types::{PacketId, QoS, QosPid};
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -22,11 +22,7 @@ impl Client {
             // which this client does not negotiate).
             match packet {
                 Packet::ConnAck(connack) => self.on_connack(connack),
-                _ => self.protocol_violation(
-                    ReasonCode::ProtocolError,
-                    None,
-                    "packet before CONNACK",
-                ),
+                _ => self.protocol_error("packet before CONNACK"),
             }
             return;
         }
@@ -41,17 +37,11 @@ impl Client {
             Packet::PingResp => {}
             Packet::Disconnect(disconnect) => self.on_disconnect(disconnect),
             // [MQTT-3.2.0-2] one CONNACK per connection.
-            Packet::ConnAck(_) => {
-                self.protocol_violation(ReasonCode::ProtocolError, None, "second CONNACK")
-            }
+            Packet::ConnAck(_) => self.protocol_error("second CONNACK"),
             // [MQTT-4.12.0-6] no AUTH when CONNECT had no Authentication Method.
-            Packet::Auth(_) => self.protocol_violation(
-                ReasonCode::ProtocolError,
-                None,
-                "AUTH without an authentication method",
-            ),
+            Packet::Auth(_) => self.protocol_error("AUTH without an authentication method"),
             // The client decoder refuses the packets only a client sends.
-            _ => self.protocol_violation(ReasonCode::ProtocolError, None, "unexpected packet"),
+            _ => self.protocol_error("unexpected packet"),
         }
     }
 
@@ -70,11 +60,7 @@ impl Client {
         // [MQTT-3.2.2-4] Session Present 1 answering Clean Start 1 (a client without
         // session state) closes the connection.
         if connack.session_present && self.config.clean_start {
-            self.protocol_violation(
-                ReasonCode::ProtocolError,
-                None,
-                "session present after clean start",
-            );
+            self.protocol_error("session present after clean start");
             return;
         }
         self.connack_deadline = None;
@@ -267,11 +253,7 @@ impl Client {
             match &self.inbound_aliases[index] {
                 Some(topic) => publish.topic = topic.clone(),
                 None => {
-                    self.protocol_violation(
-                        ReasonCode::ProtocolError,
-                        None,
-                        "topic alias without a mapping",
-                    );
+                    self.protocol_error("topic alias without a mapping");
                     return false;
                 }
             }
@@ -288,19 +270,26 @@ impl Client {
 
     fn on_puback(&mut self, ack: PubAck) {
         let pid = ack.packet_id.get();
-        match self.session.publish(pid) {
-            Some(entry) if entry.publish.qos() == QoS::AtLeastOnce => {}
-            _ => {
-                return self.protocol_violation(
-                    ReasonCode::ProtocolError,
-                    None,
-                    "PUBACK for no QoS 1 PUBLISH in flight",
-                );
-            }
+        let expected = |o: &Outgoing| o.publish.qos() == QoS::AtLeastOnce;
+        let what = "PUBACK for no QoS 1 PUBLISH in flight";
+        self.complete_acknowledged(pid, expected, ack.reason_code.into(), what);
+    }
+
+    /// Completes the message holding `pid` when `expected` holds of it, failed when
+    /// `code` is 0x80 or above ([MQTT-4.4.0-2]); an acknowledgement for nothing in
+    /// flight is a protocol error.
+    fn complete_acknowledged(
+        &mut self,
+        pid: u16,
+        expected: impl Fn(&Outgoing) -> bool,
+        code: ReasonCode,
+        what: &'static str,
+    ) {
+        if !self.session.publish(pid).is_some_and(expected) {
+            return self.protocol_error(what);
         }
-        // [MQTT-4.4.0-2] a reason code of 0x80 or above also completes it.
-        let result = if ack.reason_code.is_error() {
-            Err(PublishFailure::Rejected(ack.reason_code.into()))
+        let result = if code.is_error() {
+            Err(PublishFailure::Rejected(code))
         } else {
             Ok(())
         };
@@ -344,22 +333,9 @@ impl Client {
 
     fn on_pubcomp(&mut self, comp: PubComp) {
         let pid = comp.packet_id.get();
-        match self.session.publish(pid) {
-            Some(entry) if entry.released => {}
-            _ => {
-                return self.protocol_violation(
-                    ReasonCode::ProtocolError,
-                    None,
-                    "PUBCOMP for no PUBREL in flight",
-                );
-            }
-        }
-        let result = if comp.reason_code.is_error() {
-            Err(PublishFailure::Rejected(comp.reason_code.into()))
-        } else {
-            Ok(())
-        };
-        self.complete(pid, result);
+        let expected = |o: &Outgoing| o.released;
+        let what = "PUBCOMP for no PUBREL in flight";
+        self.complete_acknowledged(pid, expected, comp.reason_code.into(), what);
     }
 
     /// An outgoing QoS 1/2 message is done: a send slot opens for the queue.
@@ -390,19 +366,11 @@ impl Client {
     fn on_suback(&mut self, ack: SubAck) {
         let pid = ack.packet_id.get();
         let Some(Request::Subscribe { id, packet }) = self.session.request(pid).cloned() else {
-            return self.protocol_violation(
-                ReasonCode::ProtocolError,
-                None,
-                "SUBACK for no SUBSCRIBE in flight",
-            );
+            return self.protocol_error("SUBACK for no SUBSCRIBE in flight");
         };
         // [MQTT-3.9.3-1] one reason code per filter, in order.
         if ack.reason_codes.len() != packet.filters.len() {
-            return self.protocol_violation(
-                ReasonCode::ProtocolError,
-                None,
-                "SUBACK reason codes do not match the filters",
-            );
+            return self.protocol_error("SUBACK reason codes do not match the filters");
         }
         self.session.remove_request(pid);
         for (subscription, code) in packet.filters.iter().zip(&ack.reason_codes) {
@@ -439,20 +407,12 @@ impl Client {
     fn on_unsuback(&mut self, ack: UnsubAck) {
         let pid = ack.packet_id.get();
         let Some(Request::Unsubscribe { id, packet }) = self.session.request(pid).cloned() else {
-            return self.protocol_violation(
-                ReasonCode::ProtocolError,
-                None,
-                "UNSUBACK for no UNSUBSCRIBE in flight",
-            );
+            return self.protocol_error("UNSUBACK for no UNSUBSCRIBE in flight");
         };
         let results = if self.config.version.is_v5() {
             // [MQTT-3.11.3-1] one reason code per filter, in order.
             if ack.reason_codes.len() != packet.filters.len() {
-                return self.protocol_violation(
-                    ReasonCode::ProtocolError,
-                    None,
-                    "UNSUBACK reason codes do not match the filters",
-                );
+                return self.protocol_error("UNSUBACK reason codes do not match the filters");
             }
             ack.reason_codes
         } else {

@@ -455,6 +455,11 @@ impl Client {
         self.events.push_back(Event::Disconnected { reason });
     }
 
+    /// The server broke the protocol in a way with no more specific reason code.
+    fn protocol_error(&mut self, detail: &'static str) {
+        self.protocol_violation(ReasonCode::ProtocolError, None, detail);
+    }
+
     /// The server broke the protocol: DISCONNECT with `code` (5.0), then close.
     fn protocol_violation(
         &mut self,

@@ -95,20 +95,14 @@ impl Client {
         let mut packet = Subscribe::new(placeholder, filters);
         packet.properties = properties.into();
         self.check_request(&packet)?;
-        let packet_id = self
-            .session
-            .allocate_packet_id()
-            .ok_or(SubscribeError::PacketIdsExhausted)?;
-        packet.packet_id = packet_id;
-        let id = SubscribeId(self.next_handle());
-        self.send_request(
-            packet_id,
+        let handle = self.issue_request(|packet_id, handle| {
+            packet.packet_id = packet_id;
             Request::Subscribe {
-                id: Some(id),
+                id: Some(SubscribeId(handle)),
                 packet,
-            },
-        );
-        Ok(id)
+            }
+        })?;
+        Ok(SubscribeId(handle))
     }
 
     /// Unsubscribes from `filters` (at least one). Completes with
@@ -124,14 +118,14 @@ impl Client {
         }
         let mut packet = Unsubscribe::new(PacketId::MAX, filters);
         self.check_request(&packet)?;
-        let packet_id = self
-            .session
-            .allocate_packet_id()
-            .ok_or(SubscribeError::PacketIdsExhausted)?;
-        packet.packet_id = packet_id;
-        let id = UnsubscribeId(self.next_handle());
-        self.send_request(packet_id, Request::Unsubscribe { id, packet });
-        Ok(id)
+        let handle = self.issue_request(|packet_id, handle| {
+            packet.packet_id = packet_id;
+            Request::Unsubscribe {
+                id: UnsubscribeId(handle),
+                packet,
+            }
+        })?;
+        Ok(UnsubscribeId(handle))
     }
 
     /// Ends the connection gracefully with DISCONNECT: MQTT 5 reason code 0x00, or
@@ -208,26 +202,41 @@ impl Client {
             return Err(PublishError::PropertyNotAllowed("subscription identifier"));
         }
         crate::codec::Body::check(publish, self.config.version).map_err(PublishError::Invalid)?;
-        // [MQTT-3.2.2-15] never larger than the server's Maximum Packet Size.
-        if let Some(maximum) = self.limits.maximum_packet_size {
-            let size = encoded_len_of(publish, self.config.version);
-            if size > maximum as usize {
-                return Err(PublishError::PacketTooLarge { size, maximum });
-            }
+        match self.oversize(publish) {
+            Some((size, maximum)) => Err(PublishError::PacketTooLarge { size, maximum }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn check_request<P: crate::codec::Body>(&self, packet: &P) -> Result<(), SubscribeError> {
         crate::codec::Body::check(packet, self.config.version).map_err(SubscribeError::Invalid)?;
-        // [MQTT-3.2.2-15] never larger than the server's Maximum Packet Size.
-        if let Some(maximum) = self.limits.maximum_packet_size {
-            let size = encoded_len_of(packet, self.config.version);
-            if size > maximum as usize {
-                return Err(SubscribeError::PacketTooLarge { size, maximum });
-            }
+        match self.oversize(packet) {
+            Some((size, maximum)) => Err(SubscribeError::PacketTooLarge { size, maximum }),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// [MQTT-3.2.2-15] the client never sends a packet larger than the server's
+    /// Maximum Packet Size: the size and the maximum when `packet` would be.
+    fn oversize<P: crate::codec::Body>(&self, packet: &P) -> Option<(usize, u32)> {
+        let maximum = self.limits.maximum_packet_size?;
+        let size = encoded_len_of(packet, self.config.version);
+        (size > maximum as usize).then_some((size, maximum))
+    }
+
+    /// Gives a checked request an identifier and a handle, then records and sends it.
+    fn issue_request(
+        &mut self,
+        make: impl FnOnce(PacketId, u64) -> Request,
+    ) -> Result<u64, SubscribeError> {
+        let packet_id = self
+            .session
+            .allocate_packet_id()
+            .ok_or(SubscribeError::PacketIdsExhausted)?;
+        let handle = self.next_handle();
+        let request = make(packet_id, handle);
+        self.send_request(packet_id, request);
+        Ok(handle)
     }
 
     /// Records `request` and sends it when connected; otherwise it goes out after the
