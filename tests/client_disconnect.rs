@@ -7,15 +7,12 @@ use mqtt_sansio::*;
 use std::time::Duration;
 
 fn by_client() -> Vec<Event> {
-    vec![Event::Disconnected {
-        reason: DisconnectReason::ByClient,
-    }]
+    only_disconnected(DisconnectReason::ByClient)
 }
 
 #[test]
 fn mqtt_3_14_4_1_v311_disconnect_byte_exact_then_silence() {
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V311);
     p.client.disconnect(p.now, false, None).unwrap();
     assert_eq!(p.sent_bytes(), vec![0xE0, 0x00]);
     assert_eq!(p.events(), by_client());
@@ -23,20 +20,15 @@ fn mqtt_3_14_4_1_v311_disconnect_byte_exact_then_silence() {
     assert_eq!(p.client.poll_timeout(), None);
     // Nothing more on that connection: no PINGREQ, commands wait for the next one.
     p.advance(Duration::from_secs(600));
-    p.client
-        .publish(p.now, message("t", b"x", QoS::AtLeastOnce))
-        .unwrap();
-    p.client
-        .subscribe(p.now, vec![Subscription::new(filter("a"), QoS::AtMostOnce)])
-        .unwrap();
+    p.publish(message("t", b"x", QoS::AtLeastOnce));
+    p.subscribe(vec![subscription("a", QoS::AtMostOnce)]);
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
     assert_eq!(p.events(), vec![]);
 }
 
 #[test]
 fn v5_disconnect_normal_0x00() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V5);
     p.client.disconnect(p.now, false, None).unwrap();
     assert_eq!(
         p.sent(),
@@ -50,8 +42,7 @@ fn v5_disconnect_normal_0x00() {
 
 #[test]
 fn v5_disconnect_with_will_0x04() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V5);
     p.client.disconnect(p.now, true, None).unwrap();
     assert_eq!(p.sent_bytes(), vec![0xE0, 0x02, 0x04, 0x00]);
     assert_eq!(p.events(), by_client());
@@ -61,8 +52,7 @@ fn v5_disconnect_with_will_0x04() {
 fn v311_disconnect_with_will_closes_without_disconnect_packet() {
     // 3.1.1 has no "disconnect with Will": a DISCONNECT would discard the Will
     // ([MQTT-3.14.4-3]), so the only way to have it published is to close without one.
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V311);
     p.client.disconnect(p.now, true, None).unwrap();
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
     assert_eq!(p.events(), by_client());
@@ -72,10 +62,7 @@ fn v311_disconnect_with_will_closes_without_disconnect_packet() {
 #[test]
 fn v5_disconnect_carries_session_expiry() {
     for expiry in [0u32, 300, u32::MAX] {
-        let mut config = Peer::config(ProtocolVersion::V5);
-        config.session_expiry_interval = 60;
-        let mut p = Peer::new(config);
-        p.connect();
+        let mut p = Peer::connected_with(ProtocolVersion::V5, |c| c.session_expiry_interval = 60);
         p.client.disconnect(p.now, false, Some(expiry)).unwrap();
         let mut expected = Disconnect::new(DisconnectReasonCode::NormalDisconnection);
         expected.properties.session_expiry_interval = Some(expiry);
@@ -83,10 +70,7 @@ fn v5_disconnect_carries_session_expiry() {
         assert_eq!(p.events(), by_client());
     }
     // Byte exact: e0 07 | 00 | 05 11 00 00 01 2c.
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.session_expiry_interval = 60;
-    let mut p = Peer::new(config);
-    p.connect();
+    let mut p = Peer::connected_with(ProtocolVersion::V5, |c| c.session_expiry_interval = 60);
     p.client.disconnect(p.now, false, Some(300)).unwrap();
     assert_eq!(
         p.sent_bytes(),
@@ -98,8 +82,7 @@ fn v5_disconnect_carries_session_expiry() {
 fn session_expiry_on_disconnect_when_connect_had_zero_is_refused() {
     {
         let version = ProtocolVersion::V5;
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         assert_eq!(
             p.client.disconnect(p.now, false, Some(10)),
             Err(StateError::SessionExpiryWasZero)
@@ -116,8 +99,7 @@ fn session_expiry_on_disconnect_when_connect_had_zero_is_refused() {
 #[test]
 fn session_expiry_on_disconnect_is_ignored_in_v311() {
     // 3.1.1 has no session expiry: the argument has nothing to override.
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V311);
     p.client.disconnect(p.now, false, Some(10)).unwrap();
     assert_eq!(p.sent_bytes(), vec![0xE0, 0x00]);
     assert_eq!(p.events(), by_client());
@@ -161,21 +143,18 @@ fn disconnect_while_waiting_for_connack_ends_the_attempt() {
 
 #[test]
 fn v5_server_disconnect_surfaces_reason_string_and_reference() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V5);
     let mut packet = Disconnect::new(DisconnectReasonCode::UseAnotherServer);
     packet.properties.reason_string = Some(s("rebalancing"));
     packet.properties.server_reference = Some(s("b.example:1883"));
     p.send(packet);
     assert_eq!(
         p.events(),
-        vec![Event::Disconnected {
-            reason: DisconnectReason::ByServer {
-                reason_code: DisconnectReasonCode::UseAnotherServer,
-                reason_string: Some(s("rebalancing")),
-                server_reference: Some(s("b.example:1883")),
-            }
-        }]
+        only_disconnected(DisconnectReason::ByServer {
+            reason_code: DisconnectReasonCode::UseAnotherServer,
+            reason_string: Some(s("rebalancing")),
+            server_reference: Some(s("b.example:1883")),
+        })
     );
     assert_eq!(p.client.state(), State::Disconnected);
     // The client does not answer a DISCONNECT.
@@ -195,18 +174,15 @@ fn v5_server_disconnect_reason_codes() {
         AdministrativeAction,
         ServerMoved,
     ] {
-        let mut p = Peer::with_version(ProtocolVersion::V5);
-        p.connect();
+        let mut p = Peer::connected(ProtocolVersion::V5);
         p.send(Disconnect::new(code));
         assert_eq!(
             p.events(),
-            vec![Event::Disconnected {
-                reason: DisconnectReason::ByServer {
-                    reason_code: code,
-                    reason_string: None,
-                    server_reference: None,
-                }
-            }],
+            only_disconnected(DisconnectReason::ByServer {
+                reason_code: code,
+                reason_string: None,
+                server_reference: None,
+            }),
             "{code:?}"
         );
         assert_eq!(p.sent_bytes(), Vec::<u8>::new());
@@ -215,22 +191,16 @@ fn v5_server_disconnect_reason_codes() {
 
 #[test]
 fn mqtt_3_14_2_2_server_disconnect_with_session_expiry_is_a_protocol_error() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V5);
     // e0 07 | 00 | 05 11 00 00 00 0a
     p.send_bytes(&[0xE0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x0A]);
-    assert_eq!(
-        violation_code(&disconnected(&p.events())),
-        ReasonCode::ProtocolError
-    );
-    p.assert_violation_output(DisconnectReasonCode::ProtocolError);
+    p.assert_violation(ReasonCode::ProtocolError);
 }
 
 #[test]
 fn v311_server_disconnect_is_a_protocol_violation() {
     // Only the client sends DISCONNECT in 3.1.1.
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V311);
     p.send_bytes(&[0xE0, 0x00]);
     let reason = disconnected(&p.events());
     assert!(
@@ -245,22 +215,15 @@ fn v311_server_disconnect_is_a_protocol_violation() {
 #[test]
 fn transport_close_reports_once_and_keeps_the_session() {
     for version in VERSIONS {
-        let mut config = Peer::config(version);
-        config.clean_start = false;
-        let mut p = Peer::new(config);
+        let mut p = Peer::keeping_session(version);
         p.connect();
-        let id = p
-            .client
-            .publish(p.now, message("t", b"x", QoS::AtLeastOnce))
-            .unwrap();
+        let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
         // Not written before the transport died: those bytes are dropped.
         p.drop_transport();
         assert_eq!(p.client.poll_transmit(), None);
         assert_eq!(
             p.events(),
-            vec![Event::Disconnected {
-                reason: DisconnectReason::TransportClosed
-            }]
+            only_disconnected(DisconnectReason::TransportClosed)
         );
         assert_eq!(p.client.state(), State::Disconnected);
         assert_eq!(p.client.poll_timeout(), None);
@@ -268,9 +231,7 @@ fn transport_close_reports_once_and_keeps_the_session() {
         assert_eq!(p.events(), vec![], "{version}: reported once");
         assert_eq!(p.client.stats().in_flight, 1);
 
-        p.open();
-        p.send(connack(true));
-        p.events();
+        p.connect_with(connack(true));
         assert_eq!(
             p.sent_bytes(),
             publish_wire(version, 0x3A, "t", Some(1), b"x")
@@ -288,9 +249,7 @@ fn transport_close_while_connecting() {
         p.drop_transport();
         assert_eq!(
             p.events(),
-            vec![Event::Disconnected {
-                reason: DisconnectReason::TransportClosed
-            }]
+            only_disconnected(DisconnectReason::TransportClosed)
         );
         assert_eq!(p.client.poll_timeout(), None);
         // Before any transport: nothing to report.
@@ -305,121 +264,76 @@ fn transport_close_while_connecting() {
 /// A PUBLISH whose Remaining Length runs to a fifth byte.
 const BAD_VARINT: [u8; 6] = [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];
 
+/// Feeds `input` to a connected client of `version`, which must end the connection
+/// over a protocol violation with `code` (see `Peer::assert_violation`: 3.1.1 closes
+/// without a packet, 5.0 sends DISCONNECT). Returns the client and the decode error.
+fn violation_after(
+    version: ProtocolVersion,
+    input: &[u8],
+    code: ReasonCode,
+) -> (Peer, Option<DecodeError>) {
+    let mut p = Peer::connected(version);
+    p.send_bytes(input);
+    let events = p.assert_violation(code);
+    (p, violation_decode_error(&events))
+}
+
+/// `BAD_VARINT` ends the connection of a client of `version` as a malformed packet.
+fn assert_bad_varint_is_malformed(version: ProtocolVersion) {
+    let (p, error) = violation_after(version, &BAD_VARINT, ReasonCode::MalformedPacket);
+    assert!(
+        matches!(error, Some(DecodeError::MalformedVarInt { .. })),
+        "{error:?}"
+    );
+    assert_eq!(p.client.state(), State::Disconnected);
+}
+
 #[test]
 fn v311_malformed_packet_just_closes() {
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
-    p.send_bytes(&BAD_VARINT);
-    let reason = disconnected(&p.events());
-    assert!(
-        matches!(
-            reason,
-            DisconnectReason::ProtocolViolation {
-                reason_code: ReasonCode::MalformedPacket,
-                decode_error: Some(DecodeError::MalformedVarInt { .. }),
-                ..
-            }
-        ),
-        "{reason:?}"
-    );
-    assert_eq!(p.sent_bytes(), Vec::<u8>::new());
-    assert_eq!(p.client.state(), State::Disconnected);
+    assert_bad_varint_is_malformed(ProtocolVersion::V311);
 }
 
 #[test]
 fn v311_protocol_error_just_closes() {
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
     // QoS 0 with DUP 1.
-    p.send_bytes(&[0x38, 0x03, 0x00, 0x01, b'a']);
-    let reason = disconnected(&p.events());
-    assert!(
-        matches!(
-            reason,
-            DisconnectReason::ProtocolViolation {
-                reason_code: ReasonCode::ProtocolError,
-                decode_error: Some(DecodeError::DupWithQoS0),
-                ..
-            }
-        ),
-        "{reason:?}"
-    );
-    assert_eq!(p.sent_bytes(), Vec::<u8>::new());
+    let input = [0x38, 0x03, 0x00, 0x01, b'a'];
+    let (_, error) = violation_after(ProtocolVersion::V311, &input, ReasonCode::ProtocolError);
+    assert_eq!(error, Some(DecodeError::DupWithQoS0));
 }
 
 #[test]
 fn mqtt_4_13_1_1_v5_malformed_packet_sends_disconnect_0x81() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
-    p.send_bytes(&BAD_VARINT);
-    let reason = disconnected(&p.events());
-    assert!(
-        matches!(
-            reason,
-            DisconnectReason::ProtocolViolation {
-                reason_code: ReasonCode::MalformedPacket,
-                decode_error: Some(DecodeError::MalformedVarInt { .. }),
-                ..
-            }
-        ),
-        "{reason:?}"
-    );
-    p.assert_violation_output(DisconnectReasonCode::MalformedPacket);
-    assert_eq!(p.client.state(), State::Disconnected);
+    assert_bad_varint_is_malformed(ProtocolVersion::V5);
 }
 
 #[test]
 fn mqtt_4_13_1_1_v5_protocol_error_sends_disconnect_0x82() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
     // QoS 0 with DUP 1: 38 04 | 00 01 'a' | 00.
-    p.send_bytes(&[0x38, 0x04, 0x00, 0x01, b'a', 0x00]);
-    let reason = disconnected(&p.events());
-    assert!(
-        matches!(
-            reason,
-            DisconnectReason::ProtocolViolation {
-                reason_code: ReasonCode::ProtocolError,
-                decode_error: Some(DecodeError::DupWithQoS0),
-                ..
-            }
-        ),
-        "{reason:?}"
-    );
-    p.assert_violation_output(DisconnectReasonCode::ProtocolError);
+    let input = [0x38, 0x04, 0x00, 0x01, b'a', 0x00];
+    let (_, error) = violation_after(ProtocolVersion::V5, &input, ReasonCode::ProtocolError);
+    assert_eq!(error, Some(DecodeError::DupWithQoS0));
 }
 
 #[test]
 fn v5_malformed_ack_sends_disconnect_0x81() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V5);
     // PUBACK with a reason code PUBACK does not have (0x04).
     p.send_bytes(&[0x40, 0x03, 0x00, 0x01, 0x04]);
-    assert_eq!(
-        violation_code(&disconnected(&p.events())),
-        ReasonCode::MalformedPacket
-    );
-    p.assert_violation_output(DisconnectReasonCode::MalformedPacket);
+    p.assert_violation(ReasonCode::MalformedPacket);
 }
 
 #[test]
 fn bytes_after_a_fault_in_the_same_read_are_ignored() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         let mut input = publish_wire(version, 0x30, "ok", None, b"1");
         input.extend_from_slice(&BAD_VARINT);
         input.extend(publish_wire(version, 0x30, "after", None, b"2"));
         p.send_bytes(&input);
-        let events = p.events();
+        let events = p.assert_violation(ReasonCode::MalformedPacket);
         let got = messages(&events);
         assert_eq!(got.len(), 1, "{version}: {events:?}");
         assert_eq!(got[0].topic.as_str(), "ok");
-        assert_eq!(
-            violation_code(&disconnected(&events)),
-            ReasonCode::MalformedPacket
-        );
-        p.assert_violation_output(DisconnectReasonCode::MalformedPacket);
     }
 }
 
@@ -427,8 +341,7 @@ fn bytes_after_a_fault_in_the_same_read_are_ignored() {
 fn garbage_after_disconnected_is_ignored() {
     for version in VERSIONS {
         // After a fault of the server.
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send_bytes(&BAD_VARINT);
         p.events();
         p.sent_bytes();
@@ -443,8 +356,7 @@ fn garbage_after_disconnected_is_ignored() {
         assert_eq!(p.client.stats(), stats);
 
         // After the client's own DISCONNECT.
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.client.disconnect(p.now, false, None).unwrap();
         p.events();
         p.sent_bytes();

@@ -56,13 +56,7 @@ fn feed_and_check(peer: &mut Peer, input: &[u8], chunk: usize) {
     }
     let events = peer.events();
     let out = peer.sent_bytes();
-    let disconnects: Vec<&DisconnectReason> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Disconnected { reason } => Some(reason),
-            _ => None,
-        })
-        .collect();
+    let disconnects = disconnect_reasons(&events);
     assert!(disconnects.len() <= 1, "{disconnects:?}");
     let Some(reason) = disconnects.first() else {
         assert_ne!(peer.client.state(), State::Disconnected);

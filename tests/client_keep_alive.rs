@@ -14,11 +14,7 @@ fn secs(n: u64) -> Duration {
 }
 
 fn connected(version: ProtocolVersion, keep_alive: u16) -> Peer {
-    let mut config = Peer::config(version);
-    config.keep_alive = keep_alive;
-    let mut p = Peer::new(config);
-    p.connect();
-    p
+    Peer::connected_with(version, |c| c.keep_alive = keep_alive)
 }
 
 #[test]
@@ -54,9 +50,7 @@ fn mqtt_3_1_2_20_no_pingreq_when_something_else_was_sent() {
     for version in VERSIONS {
         let mut p = connected(version, 10);
         p.advance(secs(6));
-        p.client
-            .publish(p.now, message("t", b"x", QoS::AtMostOnce))
-            .unwrap();
+        p.publish(message("t", b"x", QoS::AtMostOnce));
         assert_eq!(p.sent().len(), 1);
         // The server talks at 8, so the only reason left to ping is the client's own
         // silence: the PUBLISH at 6 moved the PINGREQ from 10 to 16.
@@ -73,19 +67,27 @@ fn mqtt_3_1_2_20_no_pingreq_when_something_else_was_sent() {
     }
 }
 
+/// A 5.0 client configured with `keep_alive`, connected to a server that answers with
+/// Server Keep Alive `server_keep_alive`. Returns the client, the CONNECT it sent and
+/// the keep alive its one `Connected` event reports.
+fn connect_with_server_keep_alive(keep_alive: u16, server_keep_alive: u16) -> (Peer, Connect, u16) {
+    let mut p = Peer::configured(ProtocolVersion::V5, |c| c.keep_alive = keep_alive);
+    let connect = p.open();
+    let mut props = ConnAckProperties::new();
+    props.server_keep_alive = Some(server_keep_alive);
+    p.send(connack_with_props(props));
+    let negotiated = match p.events().as_slice() {
+        [Event::Connected(c)] => c.keep_alive,
+        other => panic!("{other:?}"),
+    };
+    (p, connect, negotiated)
+}
+
 #[test]
 fn mqtt_3_2_2_21_server_keep_alive_replaces_configured_value() {
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.keep_alive = 60;
-    let mut p = Peer::new(config);
-    assert_eq!(p.open().keep_alive, 60);
-    let mut props = ConnAckProperties::new();
-    props.server_keep_alive = Some(5);
-    p.send(connack_with_props(props));
-    match p.events().as_slice() {
-        [Event::Connected(c)] => assert_eq!(c.keep_alive, 5),
-        other => panic!("{other:?}"),
-    }
+    let (mut p, connect, negotiated) = connect_with_server_keep_alive(60, 5);
+    assert_eq!(connect.keep_alive, 60);
+    assert_eq!(negotiated, 5);
     assert_eq!(p.client.poll_timeout(), Some(Instant::from_secs(5)));
     p.advance(secs(5));
     assert_eq!(p.sent_bytes(), PINGREQ);
@@ -93,17 +95,8 @@ fn mqtt_3_2_2_21_server_keep_alive_replaces_configured_value() {
 
 #[test]
 fn mqtt_3_2_2_21_server_keep_alive_zero_turns_keep_alive_off() {
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.keep_alive = 10;
-    let mut p = Peer::new(config);
-    p.open();
-    let mut props = ConnAckProperties::new();
-    props.server_keep_alive = Some(0);
-    p.send(connack_with_props(props));
-    match p.events().as_slice() {
-        [Event::Connected(c)] => assert_eq!(c.keep_alive, 0),
-        other => panic!("{other:?}"),
-    }
+    let (mut p, _, negotiated) = connect_with_server_keep_alive(10, 0);
+    assert_eq!(negotiated, 0);
     assert_eq!(p.client.poll_timeout(), None);
     p.advance(secs(3600));
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
@@ -136,9 +129,7 @@ fn no_inbound_byte_for_one_and_a_half_keep_alive_times_out() {
         p.advance(Duration::from_millis(1));
         assert_eq!(
             p.events(),
-            vec![Event::Disconnected {
-                reason: DisconnectReason::KeepAliveTimeout
-            }],
+            only_disconnected(DisconnectReason::KeepAliveTimeout),
             "{version}"
         );
         assert_eq!(p.client.state(), State::Disconnected);
@@ -158,9 +149,7 @@ fn steady_outbound_traffic_to_a_quiet_server_does_not_time_out() {
             if !p.client.is_connected() {
                 break;
             }
-            p.client
-                .publish(p.now, message("t", b"x", QoS::AtMostOnce))
-                .unwrap();
+            p.publish(message("t", b"x", QoS::AtMostOnce));
             // Whatever the client sends, a live server answers PINGREQ at once.
             for packet in p.sent() {
                 if packet == Packet::PingReq {

@@ -19,18 +19,13 @@ fn aliased(t: &str, alias: u16, payload: &'static [u8]) -> Publish {
 }
 
 fn connect_with_topic_alias_maximum(maximum: u16) -> Peer {
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.topic_alias_maximum = maximum;
-    let mut p = Peer::new(config);
-    p.connect();
-    p
+    Peer::connected_with(ProtocolVersion::V5, |c| c.topic_alias_maximum = maximum)
 }
 
 #[test]
 fn qos_0_1_2_delivered_as_messages() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         // QoS 0, retained.
         p.send_bytes(&publish_wire(version, 0x31, "in/0", None, b"zero"));
         p.send_bytes(&publish_wire(version, 0x32, "in/1", Some(10), b"one"));
@@ -49,8 +44,7 @@ fn qos_0_1_2_delivered_as_messages() {
 #[test]
 fn qos0_is_not_acknowledged() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send_bytes(&publish_wire(version, 0x30, "t", None, b"x"));
         assert_eq!(messages(&p.events()).len(), 1);
         assert_eq!(p.sent_bytes(), Vec::<u8>::new());
@@ -60,8 +54,7 @@ fn qos0_is_not_acknowledged() {
 #[test]
 fn mqtt_4_3_2_4_puback_with_the_same_identifier() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send_bytes(&publish_wire(version, 0x32, "t", Some(0x1234), b"x"));
         assert_eq!(p.sent_bytes(), ack_wire(0x40, 0x1234), "{version}");
         assert_eq!(messages(&p.events()).len(), 1);
@@ -71,17 +64,14 @@ fn mqtt_4_3_2_4_puback_with_the_same_identifier() {
 #[test]
 fn mqtt_4_6_0_2_pubacks_in_order_of_arrival() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         let mut input = Vec::new();
         for id in [9u16, 3, 700] {
             input.extend(publish_wire(version, 0x32, "t", Some(id), b"x"));
         }
         // One read holding all three.
         p.send_bytes(&input);
-        let mut expected = ack_wire(0x40, 9);
-        expected.extend(ack_wire(0x40, 3));
-        expected.extend(ack_wire(0x40, 700));
+        let expected = [ack_wire(0x40, 9), ack_wire(0x40, 3), ack_wire(0x40, 700)].concat();
         assert_eq!(p.sent_bytes(), expected, "{version}");
         assert_eq!(messages(&p.events()).len(), 3);
     }
@@ -91,12 +81,10 @@ fn mqtt_4_6_0_2_pubacks_in_order_of_arrival() {
 fn qos1_repeat_is_delivered_and_acknowledged_again() {
     // QoS 1 is at least once: a DUP repeat is a message too, and gets its PUBACK.
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send_bytes(&publish_wire(version, 0x32, "t", Some(5), b"x"));
         p.send_bytes(&publish_wire(version, 0x3A, "t", Some(5), b"x"));
-        let mut expected = ack_wire(0x40, 5);
-        expected.extend(ack_wire(0x40, 5));
+        let expected = [ack_wire(0x40, 5), ack_wire(0x40, 5)].concat();
         assert_eq!(p.sent_bytes(), expected);
         let got = messages(&p.events());
         assert_eq!(got.len(), 2);
@@ -108,8 +96,7 @@ fn qos1_repeat_is_delivered_and_acknowledged_again() {
 #[test]
 fn mqtt_4_3_3_10_qos2_repeat_not_delivered_twice() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send_bytes(&publish_wire(version, 0x34, "t", Some(7), b"once"));
         assert_eq!(p.sent_bytes(), ack_wire(0x50, 7), "{version}");
         assert_eq!(messages(&p.events()).len(), 1);
@@ -128,8 +115,7 @@ fn mqtt_4_3_3_10_qos2_repeat_not_delivered_twice() {
 #[test]
 fn mqtt_4_3_3_11_pubrel_answered_with_pubcomp() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send_bytes(&publish_wire(version, 0x34, "t", Some(0x0102), b"x"));
         p.sent_bytes();
         p.events();
@@ -142,14 +128,11 @@ fn mqtt_4_3_3_11_pubrel_answered_with_pubcomp() {
 #[test]
 fn mqtt_4_3_3_12_after_pubcomp_the_same_identifier_is_a_new_message() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send_bytes(&publish_wire(version, 0x34, "t", Some(7), b"first"));
         p.send_bytes(&ack_wire(0x62, 7));
         p.send_bytes(&publish_wire(version, 0x34, "t", Some(7), b"second"));
-        let mut expected = ack_wire(0x50, 7);
-        expected.extend(ack_wire(0x70, 7));
-        expected.extend(ack_wire(0x50, 7));
+        let expected = [ack_wire(0x50, 7), ack_wire(0x70, 7), ack_wire(0x50, 7)].concat();
         assert_eq!(p.sent_bytes(), expected, "{version}");
         let got = messages(&p.events());
         let payloads: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
@@ -160,8 +143,7 @@ fn mqtt_4_3_3_12_after_pubcomp_the_same_identifier_is_a_new_message() {
 #[test]
 fn pubrel_for_unknown_identifier_answered_with_pubcomp() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send(PubRel::new(pid(44)));
         let mut expected = PubComp::new(pid(44));
         if version.is_v5() {
@@ -175,11 +157,18 @@ fn pubrel_for_unknown_identifier_answered_with_pubcomp() {
 
 // ---- receive maximum ----
 
+/// A client of `version` configured with Receive Maximum `receive_maximum`, connected.
+fn connected_with_receive_maximum(version: ProtocolVersion, receive_maximum: u16) -> Peer {
+    Peer::connected_with(version, |c| {
+        c.receive_maximum = NonZeroU16::new(receive_maximum).unwrap()
+    })
+}
+
 #[test]
 fn mqtt_3_3_4_9_v5_receive_maximum_exceeded_disconnects_0x93() {
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.receive_maximum = NonZeroU16::new(2).unwrap();
-    let mut p = Peer::new(config);
+    let mut p = Peer::configured(ProtocolVersion::V5, |c| {
+        c.receive_maximum = NonZeroU16::new(2).unwrap()
+    });
     let connect = p.open();
     assert_eq!(connect.properties.receive_maximum, NonZeroU16::new(2));
     p.send(connack(false));
@@ -201,28 +190,19 @@ fn mqtt_3_3_4_9_v5_receive_maximum_exceeded_disconnects_0x93() {
 
     // Two awaiting PUBREL: a third is one too many.
     p.send_bytes(&publish_wire(v, 0x34, "t", Some(4), b"d"));
-    let events = p.events();
+    let events = p.assert_violation(ReasonCode::ReceiveMaximumExceeded);
     assert!(messages(&events).is_empty(), "{events:?}");
-    assert_eq!(
-        violation_code(&disconnected(&events)),
-        ReasonCode::ReceiveMaximumExceeded
-    );
-    p.assert_violation_output(DisconnectReasonCode::ReceiveMaximumExceeded);
     assert_eq!(p.client.state(), State::Disconnected);
 }
 
 #[test]
 fn v5_repeat_at_receive_maximum_is_not_a_new_message() {
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.receive_maximum = NonZeroU16::new(1).unwrap();
-    let mut p = Peer::new(config);
-    p.connect();
     let v = ProtocolVersion::V5;
+    let mut p = connected_with_receive_maximum(v, 1);
     p.send_bytes(&publish_wire(v, 0x34, "t", Some(1), b"a"));
     // The quota is full, but a repeat of the message in flight takes no more of it.
     p.send_bytes(&publish_wire(v, 0x3C, "t", Some(1), b"a"));
-    let mut expected = ack_wire(0x50, 1);
-    expected.extend(ack_wire(0x50, 1));
+    let expected = [ack_wire(0x50, 1), ack_wire(0x50, 1)].concat();
     assert_eq!(p.sent_bytes(), expected);
     assert_eq!(messages(&p.events()).len(), 1);
     assert!(p.client.is_connected());
@@ -232,20 +212,15 @@ fn v5_repeat_at_receive_maximum_is_not_a_new_message() {
 fn v311_receive_maximum_setting_is_not_enforced() {
     // 3.1.1 has no Receive Maximum: the server was never told, so the client has no
     // grounds to close the connection over it.
-    let mut config = Peer::config(ProtocolVersion::V311);
-    config.receive_maximum = NonZeroU16::new(1).unwrap();
-    let mut p = Peer::new(config);
-    p.connect();
     let v = ProtocolVersion::V311;
+    let mut p = connected_with_receive_maximum(v, 1);
     p.send_bytes(&publish_wire(v, 0x34, "t", Some(1), b"a"));
     p.send_bytes(&publish_wire(v, 0x34, "t", Some(2), b"b"));
     p.send_bytes(&publish_wire(v, 0x34, "t", Some(3), b"c"));
     let events = p.events();
     assert_eq!(messages(&events).len(), 3, "{events:?}");
     assert!(p.client.is_connected());
-    let mut expected = ack_wire(0x50, 1);
-    expected.extend(ack_wire(0x50, 2));
-    expected.extend(ack_wire(0x50, 3));
+    let expected = [ack_wire(0x50, 1), ack_wire(0x50, 2), ack_wire(0x50, 3)].concat();
     assert_eq!(p.sent_bytes(), expected);
 }
 
@@ -254,9 +229,7 @@ fn v311_receive_maximum_setting_is_not_enforced() {
 #[test]
 fn mqtt_3_1_2_24_inbound_packet_larger_than_maximum_packet_size_closes() {
     for version in VERSIONS {
-        let mut config = Peer::config(version);
-        config.maximum_packet_size = NonZeroU32::new(50);
-        let mut p = Peer::new(config);
+        let mut p = Peer::configured(version, |c| c.maximum_packet_size = NonZeroU32::new(50));
         let connect = p.open();
         if version.is_v5() {
             assert_eq!(connect.properties.maximum_packet_size, NonZeroU32::new(50));
@@ -275,18 +248,12 @@ fn mqtt_3_1_2_24_inbound_packet_larger_than_maximum_packet_size_closes() {
         let too_big = publish_wire(version, 0x30, "t", None, &vec![b'a'; 51 - header]);
         assert_eq!(too_big.len(), 51);
         p.send_bytes(&too_big[..2]);
-        let events = p.events();
+        let events = p.assert_violation(ReasonCode::PacketTooLarge);
         assert!(messages(&events).is_empty());
-        let reason = disconnected(&events);
-        assert_eq!(violation_code(&reason), ReasonCode::PacketTooLarge);
-        assert!(matches!(
-            reason,
-            DisconnectReason::ProtocolViolation {
-                decode_error: Some(DecodeError::PacketTooLarge { size: 51, max: 50 }),
-                ..
-            }
-        ));
-        p.assert_violation_output(DisconnectReasonCode::PacketTooLarge);
+        assert_eq!(
+            violation_decode_error(&events),
+            Some(DecodeError::PacketTooLarge { size: 51, max: 50 })
+        );
     }
 }
 
@@ -327,24 +294,15 @@ fn mqtt_3_3_2_10_topic_alias_set_and_reused() {
 fn mqtt_3_3_2_11_topic_alias_above_maximum_disconnects_0x94() {
     let mut p = connect_with_topic_alias_maximum(2);
     p.send(aliased("a", 3, b"x"));
-    let events = p.events();
+    let events = p.assert_violation(ReasonCode::TopicAliasInvalid);
     assert!(messages(&events).is_empty());
-    assert_eq!(
-        violation_code(&disconnected(&events)),
-        ReasonCode::TopicAliasInvalid
-    );
-    p.assert_violation_output(DisconnectReasonCode::TopicAliasInvalid);
 }
 
 #[test]
 fn mqtt_3_3_2_11_topic_alias_without_a_maximum_disconnects_0x94() {
     let mut p = connect_with_topic_alias_maximum(0);
     p.send(aliased("a", 1, b"x"));
-    assert_eq!(
-        violation_code(&disconnected(&p.events())),
-        ReasonCode::TopicAliasInvalid
-    );
-    p.assert_violation_output(DisconnectReasonCode::TopicAliasInvalid);
+    p.assert_violation(ReasonCode::TopicAliasInvalid);
 }
 
 #[test]
@@ -352,13 +310,8 @@ fn mqtt_3_3_2_8_topic_alias_zero_is_a_protocol_error() {
     let mut p = connect_with_topic_alias_maximum(2);
     // 30 08 | 00 01 'a' | properties: 03 23 00 00 | 'x'
     p.send_bytes(&[0x30, 0x08, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x00, b'x']);
-    let events = p.events();
+    let events = p.assert_violation(ReasonCode::ProtocolError);
     assert!(messages(&events).is_empty());
-    assert_eq!(
-        violation_code(&disconnected(&events)),
-        ReasonCode::ProtocolError
-    );
-    p.assert_violation_output(DisconnectReasonCode::ProtocolError);
 }
 
 #[test]
@@ -367,13 +320,8 @@ fn unknown_topic_alias_with_empty_topic_disconnects_0x82() {
     p.send(aliased("a", 1, b"x"));
     p.events();
     p.send(aliased("", 2, b"y"));
-    let events = p.events();
+    let events = p.assert_violation(ReasonCode::ProtocolError);
     assert!(messages(&events).is_empty());
-    assert_eq!(
-        violation_code(&disconnected(&events)),
-        ReasonCode::ProtocolError
-    );
-    p.assert_violation_output(DisconnectReasonCode::ProtocolError);
 }
 
 #[test]
@@ -386,11 +334,6 @@ fn mqtt_3_3_2_7_topic_aliases_reset_on_a_new_connection() {
     p.connect();
     // Alias 1 meant "a/b" on the previous connection only.
     p.send(aliased("", 1, b"y"));
-    let events = p.events();
+    let events = p.assert_violation(ReasonCode::ProtocolError);
     assert!(messages(&events).is_empty(), "{events:?}");
-    assert_eq!(
-        violation_code(&disconnected(&events)),
-        ReasonCode::ProtocolError
-    );
-    p.assert_violation_output(DisconnectReasonCode::ProtocolError);
 }

@@ -6,13 +6,16 @@ use peer::*;
 use mqtt_sansio::*;
 use std::num::NonZeroU16;
 
-fn connect_v5_receive_maximum(receive_maximum: u16) -> Peer {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.open();
+/// A 5.0 CONNACK accepting the connection with the server's Receive Maximum.
+fn connack_receive_maximum(receive_maximum: u16) -> ConnAck {
     let mut props = ConnAckProperties::new();
     props.receive_maximum = NonZeroU16::new(receive_maximum);
-    p.send(connack_with_props(props));
-    assert!(matches!(p.events().as_slice(), [Event::Connected(_)]));
+    connack_with_props(props)
+}
+
+fn connect_v5_receive_maximum(receive_maximum: u16) -> Peer {
+    let mut p = Peer::with_version(ProtocolVersion::V5);
+    p.assert_connects(connack_receive_maximum(receive_maximum));
     p
 }
 
@@ -30,12 +33,8 @@ fn publishes(packets: &[Packet]) -> Vec<(Vec<u8>, Option<u16>, bool)> {
 #[test]
 fn qos0_completes_on_write_byte_exact() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        let id = p
-            .client
-            .publish(p.now, message("a/b", b"hi", QoS::AtMostOnce))
-            .unwrap();
+        let mut p = Peer::connected(version);
+        let id = p.publish(message("a/b", b"hi", QoS::AtMostOnce));
         assert_eq!(
             p.sent_bytes(),
             publish_wire(version, 0x30, "a/b", None, b"hi")
@@ -48,12 +47,8 @@ fn qos0_completes_on_write_byte_exact() {
 #[test]
 fn mqtt_4_3_2_2_qos1_publish_dup0_byte_exact_then_puback_completes() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        let id = p
-            .client
-            .publish(p.now, message("a/b", b"hi", QoS::AtLeastOnce))
-            .unwrap();
+        let mut p = Peer::connected(version);
+        let id = p.publish(message("a/b", b"hi", QoS::AtLeastOnce));
         // DUP 0, QoS 1, RETAIN 0, identifier 1.
         assert_eq!(
             p.sent_bytes(),
@@ -69,7 +64,7 @@ fn mqtt_4_3_2_2_qos1_publish_dup0_byte_exact_then_puback_completes() {
         // With RETAIN.
         let mut m = message("a/b", b"hi", QoS::AtLeastOnce);
         m.retain = true;
-        p.client.publish(p.now, m).unwrap();
+        p.publish(m);
         assert_eq!(
             p.sent_bytes(),
             publish_wire(version, 0x33, "a/b", Some(2), b"hi")
@@ -80,12 +75,8 @@ fn mqtt_4_3_2_2_qos1_publish_dup0_byte_exact_then_puback_completes() {
 #[test]
 fn mqtt_4_3_3_4_qos2_pubrec_answered_with_pubrel_then_pubcomp_completes() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        let id = p
-            .client
-            .publish(p.now, message("q/2", b"xyz", QoS::ExactlyOnce))
-            .unwrap();
+        let mut p = Peer::connected(version);
+        let id = p.publish(message("q/2", b"xyz", QoS::ExactlyOnce));
         // [MQTT-4.3.3-2] DUP 0, QoS 2.
         assert_eq!(
             p.sent_bytes(),
@@ -108,12 +99,8 @@ fn mqtt_4_3_3_4_qos2_pubrec_answered_with_pubrel_then_pubcomp_completes() {
 
 #[test]
 fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
-    let id = p
-        .client
-        .publish(p.now, message("t", b"x", QoS::AtLeastOnce))
-        .unwrap();
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
     p.sent();
     let mut ack = PubAck::new(pid(1));
     ack.reason_code = PubAckReasonCode::NotAuthorized;
@@ -130,10 +117,7 @@ fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
     assert!(p.client.is_connected());
 
     // A reason below 0x80 is a success.
-    let id = p
-        .client
-        .publish(p.now, message("t", b"x", QoS::AtLeastOnce))
-        .unwrap();
+    let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
     p.sent();
     let mut ack = PubAck::new(pid(2));
     ack.reason_code = PubAckReasonCode::NoMatchingSubscribers;
@@ -144,14 +128,8 @@ fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
 #[test]
 fn mqtt_4_4_0_2_v5_pubrec_error_reason_fails_without_pubrel() {
     let mut p = connect_v5_receive_maximum(1);
-    let failed = p
-        .client
-        .publish(p.now, message("t", b"1", QoS::ExactlyOnce))
-        .unwrap();
-    let next = p
-        .client
-        .publish(p.now, message("t", b"2", QoS::AtLeastOnce))
-        .unwrap();
+    let failed = p.publish(message("t", b"1", QoS::ExactlyOnce));
+    let next = p.publish(message("t", b"2", QoS::AtLeastOnce));
     assert_eq!(publishes(&p.sent()), vec![(b"1".to_vec(), Some(1), false)]);
     // PUBREC 0x97 (Quota exceeded) written by hand: 50 04 00 01 97 00.
     p.send_bytes(&[0x50, 0x04, 0x00, 0x01, 0x97, 0x00]);
@@ -171,26 +149,11 @@ fn mqtt_4_4_0_2_v5_pubrec_error_reason_fails_without_pubrel() {
 #[test]
 fn mqtt_3_3_4_7_in_flight_never_exceeds_server_receive_maximum() {
     let mut p = connect_v5_receive_maximum(2);
-    let m1 = p
-        .client
-        .publish(p.now, message("t", b"1", QoS::AtLeastOnce))
-        .unwrap();
-    let m2 = p
-        .client
-        .publish(p.now, message("t", b"2", QoS::ExactlyOnce))
-        .unwrap();
-    let m3 = p
-        .client
-        .publish(p.now, message("t", b"3", QoS::AtLeastOnce))
-        .unwrap();
-    let m4 = p
-        .client
-        .publish(p.now, message("t", b"4", QoS::AtMostOnce))
-        .unwrap();
-    let m5 = p
-        .client
-        .publish(p.now, message("t", b"5", QoS::AtLeastOnce))
-        .unwrap();
+    let m1 = p.publish(message("t", b"1", QoS::AtLeastOnce));
+    let m2 = p.publish(message("t", b"2", QoS::ExactlyOnce));
+    let m3 = p.publish(message("t", b"3", QoS::AtLeastOnce));
+    let m4 = p.publish(message("t", b"4", QoS::AtMostOnce));
+    let m5 = p.publish(message("t", b"5", QoS::AtLeastOnce));
     assert_eq!(
         publishes(&p.sent()),
         vec![
@@ -234,18 +197,9 @@ fn mqtt_3_3_4_7_in_flight_never_exceeds_server_receive_maximum() {
 #[test]
 fn mqtt_4_9_0_2_max_inflight_caps_outgoing_qos1_and_qos2() {
     for version in VERSIONS {
-        let mut config = Peer::config(version);
-        config.max_inflight = NonZeroU16::new(1).unwrap();
-        let mut p = Peer::new(config);
-        p.connect();
-        let a = p
-            .client
-            .publish(p.now, message("t", b"a", QoS::ExactlyOnce))
-            .unwrap();
-        let b = p
-            .client
-            .publish(p.now, message("t", b"b", QoS::AtLeastOnce))
-            .unwrap();
+        let mut p = Peer::connected_with(version, |c| c.max_inflight = NonZeroU16::new(1).unwrap());
+        let a = p.publish(message("t", b"a", QoS::ExactlyOnce));
+        let b = p.publish(message("t", b"b", QoS::AtLeastOnce));
         assert_eq!(publishes(&p.sent()), vec![(b"a".to_vec(), Some(1), false)]);
         assert_eq!(p.client.stats().queued, 1);
         p.send(PubRec::new(pid(1)));
@@ -263,18 +217,12 @@ fn mqtt_4_9_0_2_max_inflight_caps_outgoing_qos1_and_qos2() {
 
 #[test]
 fn server_receive_maximum_below_max_inflight_wins() {
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.max_inflight = NonZeroU16::new(3).unwrap();
-    let mut p = Peer::new(config);
-    p.open();
-    let mut props = ConnAckProperties::new();
-    props.receive_maximum = NonZeroU16::new(2);
-    p.send(connack_with_props(props));
-    p.events();
+    let mut p = Peer::configured(ProtocolVersion::V5, |c| {
+        c.max_inflight = NonZeroU16::new(3).unwrap()
+    });
+    p.connect_with(connack_receive_maximum(2));
     for _ in 0..4 {
-        p.client
-            .publish(p.now, message("t", b"x", QoS::AtLeastOnce))
-            .unwrap();
+        p.publish(message("t", b"x", QoS::AtLeastOnce));
     }
     assert_eq!(p.sent().len(), 2);
     assert_eq!(p.client.stats().queued, 2);
@@ -283,16 +231,10 @@ fn server_receive_maximum_below_max_inflight_wins() {
 #[test]
 fn queue_full_at_max_queued() {
     for version in VERSIONS {
-        let mut config = Peer::config(version);
-        config.max_queued = 2;
-        let mut p = Peer::new(config);
+        let mut p = Peer::configured(version, |c| c.max_queued = 2);
         // Not connected: everything waits in the queue.
-        p.client
-            .publish(p.now, message("t", b"1", QoS::AtLeastOnce))
-            .unwrap();
-        p.client
-            .publish(p.now, message("t", b"2", QoS::AtMostOnce))
-            .unwrap();
+        p.publish(message("t", b"1", QoS::AtLeastOnce));
+        p.publish(message("t", b"2", QoS::AtMostOnce));
         for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
             assert_eq!(
                 p.client.publish(p.now, message("t", b"3", qos)),
@@ -309,20 +251,10 @@ fn queue_full_at_max_queued() {
 
 #[test]
 fn queue_full_when_send_quota_is_used_up() {
-    let mut config = Peer::config(ProtocolVersion::V5);
-    config.max_queued = 1;
-    let mut p = Peer::new(config);
-    p.open();
-    let mut props = ConnAckProperties::new();
-    props.receive_maximum = NonZeroU16::new(1);
-    p.send(connack_with_props(props));
-    p.events();
-    p.client
-        .publish(p.now, message("t", b"1", QoS::AtLeastOnce))
-        .unwrap();
-    p.client
-        .publish(p.now, message("t", b"2", QoS::AtLeastOnce))
-        .unwrap();
+    let mut p = Peer::configured(ProtocolVersion::V5, |c| c.max_queued = 1);
+    p.connect_with(connack_receive_maximum(1));
+    p.publish(message("t", b"1", QoS::AtLeastOnce));
+    p.publish(message("t", b"2", QoS::AtLeastOnce));
     assert_eq!(
         p.client
             .publish(p.now, message("t", b"3", QoS::AtLeastOnce)),
@@ -335,24 +267,15 @@ fn queue_full_when_send_quota_is_used_up() {
 fn publish_while_disconnected_queues_and_goes_out_after_connack() {
     for version in VERSIONS {
         let mut p = Peer::with_version(version);
-        let a = p
-            .client
-            .publish(p.now, message("t", b"a", QoS::AtMostOnce))
-            .unwrap();
-        let b = p
-            .client
-            .publish(p.now, message("t", b"b", QoS::AtLeastOnce))
-            .unwrap();
+        let a = p.publish(message("t", b"a", QoS::AtMostOnce));
+        let b = p.publish(message("t", b"b", QoS::AtLeastOnce));
         assert_eq!(p.client.poll_transmit(), None);
         // QoS 0 completes when written, not when accepted into the queue.
         assert_eq!(p.events(), vec![]);
         assert_eq!(p.client.stats().queued, 2);
         // While CONNACK is awaited too.
         p.open();
-        let c = p
-            .client
-            .publish(p.now, message("t", b"c", QoS::ExactlyOnce))
-            .unwrap();
+        let c = p.publish(message("t", b"c", QoS::ExactlyOnce));
         assert_eq!(p.sent_bytes(), Vec::<u8>::new(), "{version}");
         p.send(connack(false));
         let events = p.events();
@@ -377,22 +300,16 @@ fn publish_while_disconnected_queues_and_goes_out_after_connack() {
 #[test]
 fn mqtt_3_3_4_8_subscribe_not_delayed_by_full_send_quota() {
     let mut p = connect_v5_receive_maximum(1);
-    p.client
-        .publish(p.now, message("t", b"1", QoS::AtLeastOnce))
-        .unwrap();
-    p.client
-        .publish(p.now, message("t", b"2", QoS::AtLeastOnce))
-        .unwrap();
+    p.publish(message("t", b"1", QoS::AtLeastOnce));
+    p.publish(message("t", b"2", QoS::AtLeastOnce));
     assert_eq!(p.sent().len(), 1);
     assert_eq!(p.client.stats().queued, 1);
-    p.client
-        .subscribe(p.now, vec![Subscription::new(filter("s"), QoS::AtMostOnce)])
-        .unwrap();
+    p.subscribe(vec![subscription("s", QoS::AtMostOnce)]);
     match p.sent().as_slice() {
         [Packet::Subscribe(s)] => assert_eq!(s.filters[0].filter, filter("s")),
         other => panic!("{other:?}"),
     }
-    p.client.unsubscribe(p.now, vec![filter("s")]).unwrap();
+    p.unsubscribe(vec![filter("s")]);
     assert!(matches!(p.sent().as_slice(), [Packet::Unsubscribe(_)]));
     assert_eq!(p.client.stats().queued, 1);
 }
@@ -400,40 +317,27 @@ fn mqtt_3_3_4_8_subscribe_not_delayed_by_full_send_quota() {
 #[test]
 fn puback_for_no_publish_in_flight_is_a_violation() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send(PubAck::new(pid(9)));
-        assert_eq!(
-            violation_code(&disconnected(&p.events())),
-            ReasonCode::ProtocolError
-        );
-        p.assert_violation_output(DisconnectReasonCode::ProtocolError);
+        p.assert_violation(ReasonCode::ProtocolError);
     }
 }
 
 #[test]
 fn pubcomp_before_pubrec_is_a_violation() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        p.client
-            .publish(p.now, message("t", b"x", QoS::ExactlyOnce))
-            .unwrap();
+        let mut p = Peer::connected(version);
+        p.publish(message("t", b"x", QoS::ExactlyOnce));
         p.sent();
         p.send(PubComp::new(pid(1)));
-        assert_eq!(
-            violation_code(&disconnected(&p.events())),
-            ReasonCode::ProtocolError
-        );
-        p.assert_violation_output(DisconnectReasonCode::ProtocolError);
+        p.assert_violation(ReasonCode::ProtocolError);
     }
 }
 
 #[test]
 fn pubrec_for_unknown_identifier_answered_with_pubrel() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         p.send(PubRec::new(pid(9)));
         let mut expected = PubRel::new(pid(9));
         if version.is_v5() {
@@ -449,9 +353,7 @@ fn pubrec_for_unknown_identifier_answered_with_pubrel() {
 #[test]
 fn stats_count_packets_bytes_in_flight_and_queued() {
     for version in VERSIONS {
-        let mut config = Peer::config(version);
-        config.max_inflight = NonZeroU16::new(1).unwrap();
-        let mut p = Peer::new(config);
+        let mut p = Peer::configured(version, |c| c.max_inflight = NonZeroU16::new(1).unwrap());
         assert_eq!(p.client.stats(), Stats::default());
 
         let mut sent_bytes = 0u64;
@@ -473,12 +375,8 @@ fn stats_count_packets_bytes_in_flight_and_queued() {
         assert_eq!(s.packets_received, 1);
         assert_eq!(s.bytes_received, received);
 
-        p.client
-            .publish(p.now, message("t", b"1", QoS::AtLeastOnce))
-            .unwrap();
-        p.client
-            .publish(p.now, message("t", b"2", QoS::AtLeastOnce))
-            .unwrap();
+        p.publish(message("t", b"1", QoS::AtLeastOnce));
+        p.publish(message("t", b"2", QoS::AtLeastOnce));
         sent_bytes += p.sent_bytes().len() as u64;
         let s = p.client.stats();
         assert_eq!((s.in_flight, s.queued), (1, 1));
@@ -510,8 +408,7 @@ fn stats_count_packets_bytes_in_flight_and_queued() {
 
 #[test]
 fn publish_refuses_empty_topic_and_client_managed_properties() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V5);
     let empty = Message::new(TopicName::empty(), bytes::Bytes::new(), QoS::AtMostOnce);
     assert_eq!(
         p.client.publish(p.now, empty),
@@ -536,8 +433,7 @@ fn publish_refuses_empty_topic_and_client_managed_properties() {
     assert_eq!(p.events(), vec![]);
 
     // 3.1.1 has no properties at all.
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V311);
     let mut with_props = message("t", b"x", QoS::AtLeastOnce);
     with_props.properties.message_expiry_interval = Some(10);
     assert!(matches!(
@@ -559,21 +455,10 @@ fn acks_and_other_packets_in_any_split_complete_the_same_way() {
         stream.extend(ack_wire(0x70, 2));
         stream.extend(ack_wire(0x40, 3));
         for split in 1..stream.len() {
-            let mut p = Peer::with_version(version);
-            p.connect();
-            let now = p.now;
-            let one = p
-                .client
-                .publish(now, message("a", b"1", QoS::AtLeastOnce))
-                .unwrap();
-            let two = p
-                .client
-                .publish(now, message("b", b"2", QoS::ExactlyOnce))
-                .unwrap();
-            let three = p
-                .client
-                .publish(now, message("c", b"3", QoS::AtLeastOnce))
-                .unwrap();
+            let mut p = Peer::connected(version);
+            let one = p.publish(message("a", b"1", QoS::AtLeastOnce));
+            let two = p.publish(message("b", b"2", QoS::ExactlyOnce));
+            let three = p.publish(message("c", b"3", QoS::AtLeastOnce));
             p.sent();
             for chunk in stream.chunks(split) {
                 p.send_bytes(chunk);

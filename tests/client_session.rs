@@ -8,13 +8,11 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU16;
 
 fn persistent(version: ProtocolVersion, policy: SessionLostPolicy) -> Peer {
-    let mut config = Peer::config(version);
-    config.clean_start = false;
-    config.session_expiry_interval = 3600;
-    config.session_lost_policy = policy;
-    let mut p = Peer::new(config);
-    p.connect();
-    p
+    Peer::connected_with(version, |c| {
+        c.clean_start = false;
+        c.session_expiry_interval = 3600;
+        c.session_lost_policy = policy;
+    })
 }
 
 /// Counts completions per handle over a whole test.
@@ -60,22 +58,10 @@ fn mqtt_4_4_0_1_mqtt_4_6_0_1_mqtt_3_3_1_1_resume_resends_in_order_byte_exact() {
     for version in VERSIONS {
         let mut p = persistent(version, SessionLostPolicy::Restore);
         let mut done = Completions::default();
-        let a = p
-            .client
-            .publish(p.now, message("a", b"1", QoS::AtLeastOnce))
-            .unwrap();
-        let b = p
-            .client
-            .publish(p.now, message("b", b"2", QoS::ExactlyOnce))
-            .unwrap();
-        let c = p
-            .client
-            .publish(p.now, message("c", b"3", QoS::ExactlyOnce))
-            .unwrap();
-        let d = p
-            .client
-            .publish(p.now, message("d", b"4", QoS::AtLeastOnce))
-            .unwrap();
+        let a = p.publish(message("a", b"1", QoS::AtLeastOnce));
+        let b = p.publish(message("b", b"2", QoS::ExactlyOnce));
+        let c = p.publish(message("c", b"3", QoS::ExactlyOnce));
+        let d = p.publish(message("d", b"4", QoS::AtLeastOnce));
         p.sent_bytes();
         p.send(PubRec::new(pid(2)));
         assert_eq!(p.sent_bytes(), ack_wire(0x62, 2));
@@ -87,22 +73,11 @@ fn mqtt_4_4_0_1_mqtt_4_6_0_1_mqtt_3_3_1_1_resume_resends_in_order_byte_exact() {
         p.drop_transport();
         assert_eq!(
             p.events(),
-            vec![Event::Disconnected {
-                reason: DisconnectReason::TransportClosed
-            }]
+            only_disconnected(DisconnectReason::TransportClosed)
         );
         // New work while disconnected: a message and a subscription.
-        let e = p
-            .client
-            .publish(p.now, message("e", b"5", QoS::AtLeastOnce))
-            .unwrap();
-        let f = p
-            .client
-            .subscribe(
-                p.now,
-                vec![Subscription::new(filter("f"), QoS::AtLeastOnce)],
-            )
-            .unwrap();
+        let e = p.publish(message("e", b"5", QoS::AtLeastOnce));
+        let f = p.subscribe(vec![subscription("f", QoS::AtLeastOnce)]);
 
         let connect = p.open();
         assert!(!connect.clean_start);
@@ -171,21 +146,16 @@ fn mqtt_4_6_0_4_resent_pubrels_follow_pubrec_order() {
     for version in VERSIONS {
         let mut p = persistent(version, SessionLostPolicy::Restore);
         for payload in [b"1", b"2"] {
-            p.client
-                .publish(p.now, message("t", payload, QoS::ExactlyOnce))
-                .unwrap();
+            p.publish(message("t", payload, QoS::ExactlyOnce));
         }
         p.sent_bytes();
         // PUBRECs arrive in the reverse order of the PUBLISHes.
         p.send(PubRec::new(pid(2)));
         p.send(PubRec::new(pid(1)));
-        let mut live = ack_wire(0x62, 2);
-        live.extend(ack_wire(0x62, 1));
+        let live = [ack_wire(0x62, 2), ack_wire(0x62, 1)].concat();
         assert_eq!(p.sent_bytes(), live);
 
-        p.drop_transport();
-        p.open();
-        p.send(connack(true));
+        p.reconnect(connack(true));
         assert_eq!(
             p.sent_bytes(),
             live,
@@ -198,19 +168,12 @@ fn mqtt_4_6_0_4_resent_pubrels_follow_pubrec_order() {
 fn mqtt_3_3_4_7_resend_after_reconnect_respects_new_receive_maximum() {
     let mut p = persistent(ProtocolVersion::V5, SessionLostPolicy::Restore);
     let ids: Vec<PublishId> = (0..3)
-        .map(|_| {
-            p.client
-                .publish(p.now, message("t", b"x", QoS::AtLeastOnce))
-                .unwrap()
-        })
+        .map(|_| p.publish(message("t", b"x", QoS::AtLeastOnce)))
         .collect();
     assert_eq!(p.sent().len(), 3);
-    p.drop_transport();
-    p.open();
     let mut ack = connack(true);
     ack.properties.receive_maximum = NonZeroU16::new(1);
-    p.send(ack);
-    p.events();
+    p.reconnect(ack);
     let v = ProtocolVersion::V5;
     // One outstanding at a time, each still a re-send: DUP 1, original identifier.
     assert_eq!(p.sent_bytes(), publish_wire(v, 0x3A, "t", Some(1), b"x"));
@@ -225,25 +188,18 @@ fn mqtt_3_3_4_7_resend_after_reconnect_respects_new_receive_maximum() {
     );
 }
 
-/// A persistent client with a granted subscription, a QoS 1 message in flight, a QoS 2
-/// message waiting for PUBCOMP and an incoming QoS 2 message waiting for PUBREL; then
-/// the transport drops. Returns the two handles.
-fn build_session(p: &mut Peer) -> (PublishId, PublishId) {
-    p.client
-        .subscribe(
-            p.now,
-            vec![Subscription::new(filter("s/#"), QoS::AtLeastOnce)],
-        )
-        .unwrap();
+/// A persistent client with `policy`, a granted subscription, a QoS 1 message in
+/// flight, a QoS 2 message waiting for PUBCOMP and an incoming QoS 2 message waiting
+/// for PUBREL; then the transport drops. Returns the client and the two handles.
+fn build_session(
+    version: ProtocolVersion,
+    policy: SessionLostPolicy,
+) -> (Peer, PublishId, PublishId) {
+    let mut p = persistent(version, policy);
+    p.subscribe(vec![subscription("s/#", QoS::AtLeastOnce)]);
     p.send(SubAck::new(pid(1), vec![SubAckReasonCode::GrantedQoS1]));
-    let a = p
-        .client
-        .publish(p.now, message("a", b"1", QoS::AtLeastOnce))
-        .unwrap();
-    let b = p
-        .client
-        .publish(p.now, message("b", b"2", QoS::ExactlyOnce))
-        .unwrap();
+    let a = p.publish(message("a", b"1", QoS::AtLeastOnce));
+    let b = p.publish(message("b", b"2", QoS::ExactlyOnce));
     p.send(PubRec::new(pid(3)));
     let version = p.version;
     p.send_bytes(&publish_wire(version, 0x34, "s/x", Some(9), b"in"));
@@ -253,19 +209,16 @@ fn build_session(p: &mut Peer) -> (PublishId, PublishId) {
     assert!(published(&events).is_empty());
     p.drop_transport();
     p.events();
-    (a, b)
+    (p, a, b)
 }
 
 #[test]
 fn mqtt_3_2_2_5_session_lost_restore_resubscribes_and_resends_as_new() {
     for version in VERSIONS {
-        let mut p = persistent(version, SessionLostPolicy::Restore);
+        let (mut p, a, b) = build_session(version, SessionLostPolicy::Restore);
         let mut done = Completions::default();
-        let (a, b) = build_session(&mut p);
 
-        p.open();
-        p.send(connack(false));
-        let events = p.events();
+        let events = p.connect_with(connack(false));
         assert!(matches!(events[0], Event::Connected(_)), "{events:?}");
         assert!(
             events.contains(&Event::SessionLost {
@@ -283,10 +236,7 @@ fn mqtt_3_2_2_5_session_lost_restore_resubscribes_and_resends_as_new() {
         for packet in &sent {
             match packet {
                 Packet::Subscribe(s) => {
-                    assert_eq!(
-                        s.filters,
-                        vec![Subscription::new(filter("s/#"), QoS::AtLeastOnce)]
-                    );
+                    assert_eq!(s.filters, vec![subscription("s/#", QoS::AtLeastOnce)]);
                     assert!(resubscribe.replace(s.packet_id).is_none());
                 }
                 Packet::Publish(publish) => {
@@ -341,18 +291,12 @@ fn mqtt_3_2_2_5_session_lost_restore_resubscribes_and_resends_as_new() {
 #[test]
 fn session_lost_fail_policy_fails_in_flight_and_forgets_subscriptions() {
     for version in VERSIONS {
-        let mut p = persistent(version, SessionLostPolicy::Fail);
+        let (mut p, a, b) = build_session(version, SessionLostPolicy::Fail);
         let mut done = Completions::default();
-        let (a, b) = build_session(&mut p);
         // Queued, never sent: not part of the lost session, it still goes out.
-        let queued = p
-            .client
-            .publish(p.now, message("q", b"3", QoS::AtLeastOnce))
-            .unwrap();
+        let queued = p.publish(message("q", b"3", QoS::AtLeastOnce));
 
-        p.open();
-        p.send(connack(false));
-        let events = p.events();
+        let events = p.connect_with(connack(false));
         assert!(matches!(events[0], Event::Connected(_)), "{events:?}");
         assert_eq!(
             published(&events),
@@ -390,19 +334,21 @@ fn session_lost_fail_policy_fails_in_flight_and_forgets_subscriptions() {
     }
 }
 
+/// A persistent client (Restore) that was delivered the server's QoS 2 message 5 on
+/// "t" and answered PUBREC; the PUBREL is still to come. Events and output drained.
+fn awaiting_pubrel_5(version: ProtocolVersion, payload: &[u8]) -> Peer {
+    let mut p = persistent(version, SessionLostPolicy::Restore);
+    p.send_bytes(&publish_wire(version, 0x34, "t", Some(5), payload));
+    assert_eq!(messages(&p.events()).len(), 1);
+    p.sent_bytes();
+    p
+}
+
 #[test]
 fn mqtt_3_2_2_5_incoming_qos2_state_dropped_with_the_session() {
     for version in VERSIONS {
-        let mut p = persistent(version, SessionLostPolicy::Restore);
-        p.send_bytes(&publish_wire(version, 0x34, "t", Some(5), b"first"));
-        assert_eq!(messages(&p.events()).len(), 1);
-        p.sent_bytes();
-        p.drop_transport();
-        p.events();
-
-        p.open();
-        p.send(connack(false));
-        let events = p.events();
+        let mut p = awaiting_pubrel_5(version, b"first");
+        let events = p.reconnect(connack(false));
         assert!(
             events.contains(&Event::SessionLost {
                 in_flight: 0,
@@ -428,15 +374,8 @@ fn mqtt_3_2_2_5_incoming_qos2_state_dropped_with_the_session() {
 #[test]
 fn incoming_qos2_state_kept_when_session_present() {
     for version in VERSIONS {
-        let mut p = persistent(version, SessionLostPolicy::Restore);
-        p.send_bytes(&publish_wire(version, 0x34, "t", Some(5), b"once"));
-        assert_eq!(messages(&p.events()).len(), 1);
-        p.sent_bytes();
-        p.drop_transport();
-        p.events();
-        p.open();
-        p.send(connack(true));
-        p.events();
+        let mut p = awaiting_pubrel_5(version, b"once");
+        p.reconnect(connack(true));
         assert_eq!(p.sent_bytes(), Vec::<u8>::new());
         p.send_bytes(&publish_wire(version, 0x3C, "t", Some(5), b"once"));
         assert_eq!(p.sent_bytes(), ack_wire(0x50, 5));
@@ -449,14 +388,8 @@ fn incoming_qos2_state_kept_when_session_present() {
 #[test]
 fn first_connection_without_a_session_reports_no_loss() {
     for version in VERSIONS {
-        let mut config = Peer::config(version);
-        config.clean_start = false;
-        let mut p = Peer::new(config);
-        let events = p.connect_with(connack(false));
-        assert!(
-            matches!(events.as_slice(), [Event::Connected(_)]),
-            "{version}: {events:?}"
-        );
+        let mut p = Peer::keeping_session(version);
+        p.assert_connects(connack(false));
     }
 }
 
@@ -464,10 +397,7 @@ fn first_connection_without_a_session_reports_no_loss() {
 fn handles_stable_across_several_reconnections() {
     for version in VERSIONS {
         let mut p = persistent(version, SessionLostPolicy::Restore);
-        let id = p
-            .client
-            .publish(p.now, message("t", b"x", QoS::AtLeastOnce))
-            .unwrap();
+        let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
         assert_eq!(
             p.sent_bytes(),
             publish_wire(version, 0x32, "t", Some(1), b"x")
@@ -476,9 +406,7 @@ fn handles_stable_across_several_reconnections() {
         for _ in 0..3 {
             p.drop_transport();
             all.extend(p.events());
-            p.open();
-            p.send(connack(true));
-            all.extend(p.events());
+            all.extend(p.connect_with(connack(true)));
             assert_eq!(
                 p.sent_bytes(),
                 publish_wire(version, 0x3A, "t", Some(1), b"x"),
@@ -502,26 +430,16 @@ fn restored_message_refused_by_the_new_server_fails_once() {
     // Restore policy, and the new server only does QoS 1: the QoS 2 message that was
     // in flight completes as not allowed, exactly once.
     let mut p = persistent(ProtocolVersion::V5, SessionLostPolicy::Restore);
-    let q2 = p
-        .client
-        .publish(p.now, message("t", b"2", QoS::ExactlyOnce))
-        .unwrap();
+    let q2 = p.publish(message("t", b"2", QoS::ExactlyOnce));
     p.sent();
-    p.drop_transport();
-    p.events();
-    p.open();
     let mut ack = connack(false);
     ack.properties.maximum_qos = Some(QoS::AtLeastOnce);
-    p.send(ack);
-    let events = p.events();
+    let events = p.reconnect(ack);
     assert_eq!(
         published(&events),
         vec![(
             q2,
-            Err(PublishFailure::NotAllowed(PublishError::QoSNotSupported {
-                requested: QoS::ExactlyOnce,
-                maximum: QoS::AtLeastOnce
-            }))
+            Err(qos_not_supported(QoS::ExactlyOnce, QoS::AtLeastOnce))
         )]
     );
     assert_eq!(p.sent(), vec![]);
@@ -537,23 +455,16 @@ fn restore_resubscribes_with_the_original_subscription_identifier() {
     p.client
         .subscribe_with_properties(
             p.now,
-            vec![Subscription::new(filter("s/#"), QoS::AtLeastOnce)],
+            vec![subscription("s/#", QoS::AtLeastOnce)],
             properties,
         )
         .unwrap();
     p.send(SubAck::new(pid(1), vec![SubAckReasonCode::GrantedQoS1]));
     p.sent();
-    p.events();
-    p.drop_transport();
-    p.open();
-    p.send(connack(false));
-    p.events();
+    p.reconnect(connack(false));
     match p.sent().as_slice() {
         [Packet::Subscribe(s)] => {
-            assert_eq!(
-                s.filters,
-                vec![Subscription::new(filter("s/#"), QoS::AtLeastOnce)]
-            );
+            assert_eq!(s.filters, vec![subscription("s/#", QoS::AtLeastOnce)]);
             assert_eq!(s.properties.subscription_identifier, SubscriptionId::new(7));
         }
         other => panic!("{other:?}"),

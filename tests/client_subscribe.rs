@@ -16,19 +16,39 @@ fn tracked(p: &Peer) -> Vec<(String, SubscriptionOptions)> {
         .collect()
 }
 
+/// A connected client of `version` subscribed to "a" and "b" at `qos`, both granted
+/// as asked; output and events drained.
+fn subscribed_to_a_and_b(version: ProtocolVersion, qos: QoS) -> Peer {
+    let mut p = Peer::connected(version);
+    p.subscribe(vec![subscription("a", qos), subscription("b", qos)]);
+    p.sent();
+    let granted = match qos {
+        QoS::AtMostOnce => SubAckReasonCode::GrantedQoS0,
+        QoS::AtLeastOnce => SubAckReasonCode::GrantedQoS1,
+        QoS::ExactlyOnce => SubAckReasonCode::GrantedQoS2,
+    };
+    p.send(SubAck::new(pid(1), vec![granted, granted]));
+    p.events();
+    p
+}
+
+/// The server sends UNSUBACK for `id`: in 5.0 with the one result `v5_result`; in
+/// 3.1.1, which has no results, as its four bytes.
+fn send_unsuback(p: &mut Peer, id: u16, v5_result: UnsubAckReasonCode) {
+    if p.version.is_v5() {
+        p.send(UnsubAck::new(pid(id), vec![v5_result]));
+    } else {
+        p.send_bytes(&ack_wire(0xB0, id));
+    }
+}
+
 #[test]
 fn subscribe_v311_byte_exact() {
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
-    p.client
-        .subscribe(
-            p.now,
-            vec![
-                Subscription::new(filter("a/+"), QoS::AtLeastOnce),
-                Subscription::new(filter("b"), QoS::ExactlyOnce),
-            ],
-        )
-        .unwrap();
+    let mut p = Peer::connected(ProtocolVersion::V311);
+    p.subscribe(vec![
+        subscription("a/+", QoS::AtLeastOnce),
+        subscription("b", QoS::ExactlyOnce),
+    ]);
     let mut expected = vec![0x82, 0x0C, 0x00, 0x01];
     expected.extend_from_slice(&[0x00, 0x03, b'a', b'/', b'+', 0x01]);
     expected.extend_from_slice(&[0x00, 0x01, b'b', 0x02]);
@@ -37,8 +57,7 @@ fn subscribe_v311_byte_exact() {
 
 #[test]
 fn subscribe_v5_options_and_properties_encoded_as_asked() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
+    let mut p = Peer::connected(ProtocolVersion::V5);
     let first = Subscription {
         filter: filter("a/+"),
         options: SubscriptionOptions {
@@ -48,7 +67,7 @@ fn subscribe_v5_options_and_properties_encoded_as_asked() {
             retain_handling: RetainHandling::DoNotSend,
         },
     };
-    let second = Subscription::new(filter("b"), QoS::ExactlyOnce);
+    let second = subscription("b", QoS::ExactlyOnce);
     let mut properties = SubscribeProperties::new();
     properties.subscription_identifier = SubscriptionId::new(7);
     properties.user_properties.push(s("k"), s("v"));
@@ -81,9 +100,8 @@ fn subscribe_v5_options_and_properties_encoded_as_asked() {
 
 #[test]
 fn v311_subscribe_refuses_v5_only_options() {
-    let mut p = Peer::with_version(ProtocolVersion::V311);
-    p.connect();
-    let mut no_local = Subscription::new(filter("a"), QoS::AtMostOnce);
+    let mut p = Peer::connected(ProtocolVersion::V311);
+    let mut no_local = subscription("a", QoS::AtMostOnce);
     no_local.options.no_local = true;
     assert!(matches!(
         p.client.subscribe(p.now, vec![no_local]),
@@ -94,16 +112,14 @@ fn v311_subscribe_refuses_v5_only_options() {
     assert!(matches!(
         p.client.subscribe_with_properties(
             p.now,
-            vec![Subscription::new(filter("a"), QoS::AtMostOnce)],
+            vec![subscription("a", QoS::AtMostOnce)],
             properties
         ),
         Err(SubscribeError::Invalid(_))
     ));
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
     // Nothing was allocated: the next request still gets identifier 1.
-    p.client
-        .subscribe(p.now, vec![Subscription::new(filter("a"), QoS::AtMostOnce)])
-        .unwrap();
+    p.subscribe(vec![subscription("a", QoS::AtMostOnce)]);
     match p.sent().as_slice() {
         [Packet::Subscribe(s)] => assert_eq!(s.packet_id, pid(1)),
         other => panic!("{other:?}"),
@@ -113,8 +129,7 @@ fn v311_subscribe_refuses_v5_only_options() {
 #[test]
 fn subscribe_and_unsubscribe_need_a_filter() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
+        let mut p = Peer::connected(version);
         assert_eq!(
             p.client.subscribe(p.now, vec![]),
             Err(SubscribeError::NoFilters)
@@ -130,25 +145,18 @@ fn subscribe_and_unsubscribe_need_a_filter() {
 #[test]
 fn mqtt_3_9_3_1_subscribed_event_has_per_filter_results_and_tracking_follows() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        let mut granted = Subscription::new(filter("a/+"), QoS::ExactlyOnce);
+        let mut p = Peer::connected(version);
+        let mut granted = subscription("a/+", QoS::ExactlyOnce);
         if version.is_v5() {
             granted.options.no_local = true;
             granted.options.retain_handling = RetainHandling::SendAtSubscribeIfNew;
         }
         let granted_options = granted.options;
-        let id = p
-            .client
-            .subscribe(
-                p.now,
-                vec![
-                    granted,
-                    Subscription::new(filter("denied"), QoS::AtLeastOnce),
-                    Subscription::new(filter("c/#"), QoS::AtMostOnce),
-                ],
-            )
-            .unwrap();
+        let id = p.subscribe(vec![
+            granted,
+            subscription("denied", QoS::AtLeastOnce),
+            subscription("c/#", QoS::AtMostOnce),
+        ]);
         p.sent();
         assert_eq!(tracked(&p), vec![], "tracked only once granted");
         let results = vec![
@@ -172,23 +180,11 @@ fn mqtt_3_9_3_1_subscribed_event_has_per_filter_results_and_tracking_follows() {
 
 #[test]
 fn failed_resubscription_drops_the_filter() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
-    p.client
-        .subscribe(
-            p.now,
-            vec![Subscription::new(filter("x"), QoS::AtLeastOnce)],
-        )
-        .unwrap();
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    p.subscribe(vec![subscription("x", QoS::AtLeastOnce)]);
     p.send(SubAck::new(pid(1), vec![SubAckReasonCode::GrantedQoS1]));
     assert_eq!(tracked(&p).len(), 1);
-    let id = p
-        .client
-        .subscribe(
-            p.now,
-            vec![Subscription::new(filter("y"), QoS::AtLeastOnce)],
-        )
-        .unwrap();
+    let id = p.subscribe(vec![subscription("y", QoS::AtLeastOnce)]);
     p.send(SubAck::new(pid(2), vec![SubAckReasonCode::NotAuthorized]));
     let events = p.events();
     assert_eq!(
@@ -207,25 +203,9 @@ fn failed_resubscription_drops_the_filter() {
 #[test]
 fn unsubscribe_completes_and_removes_tracking() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        p.client
-            .subscribe(
-                p.now,
-                vec![
-                    Subscription::new(filter("a"), QoS::AtLeastOnce),
-                    Subscription::new(filter("b"), QoS::AtLeastOnce),
-                ],
-            )
-            .unwrap();
-        p.sent();
-        p.send(SubAck::new(
-            pid(1),
-            vec![SubAckReasonCode::GrantedQoS1, SubAckReasonCode::GrantedQoS1],
-        ));
-        p.events();
+        let mut p = subscribed_to_a_and_b(version, QoS::AtLeastOnce);
 
-        let id = p.client.unsubscribe(p.now, vec![filter("a")]).unwrap();
+        let id = p.unsubscribe(vec![filter("a")]);
         let mut expected = vec![0xA2, 0x05, 0x00, 0x02];
         if version.is_v5() {
             expected[1] = 0x06;
@@ -235,11 +215,7 @@ fn unsubscribe_completes_and_removes_tracking() {
         assert_eq!(p.sent_bytes(), expected, "{version}");
         // Still tracked until UNSUBACK.
         assert_eq!(tracked(&p).len(), 2);
-        if version.is_v5() {
-            p.send(UnsubAck::new(pid(2), vec![UnsubAckReasonCode::Success]));
-        } else {
-            p.send_bytes(&ack_wire(0xB0, 2));
-        }
+        send_unsuback(&mut p, 2, UnsubAckReasonCode::Success);
         assert_eq!(
             p.events(),
             vec![Event::Unsubscribed {
@@ -257,26 +233,8 @@ fn unsubscribe_completes_and_removes_tracking() {
 
 #[test]
 fn v5_unsubscribe_results_per_filter() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
-    p.client
-        .subscribe(
-            p.now,
-            vec![
-                Subscription::new(filter("a"), QoS::AtMostOnce),
-                Subscription::new(filter("b"), QoS::AtMostOnce),
-            ],
-        )
-        .unwrap();
-    p.send(SubAck::new(
-        pid(1),
-        vec![SubAckReasonCode::GrantedQoS0, SubAckReasonCode::GrantedQoS0],
-    ));
-    p.events();
-    let id = p
-        .client
-        .unsubscribe(p.now, vec![filter("a"), filter("b"), filter("c")])
-        .unwrap();
+    let mut p = subscribed_to_a_and_b(ProtocolVersion::V5, QoS::AtMostOnce);
+    let id = p.unsubscribe(vec![filter("a"), filter("b"), filter("c")]);
     let results = vec![
         UnsubAckReasonCode::Success,
         UnsubAckReasonCode::NotAuthorized,
@@ -302,83 +260,54 @@ fn mqtt_3_9_3_1_suback_with_wrong_number_of_codes_is_a_violation() {
                 SubAckReasonCode::GrantedQoS0,
             ],
         ] {
-            let mut p = Peer::with_version(version);
-            p.connect();
-            p.client
-                .subscribe(
-                    p.now,
-                    vec![
-                        Subscription::new(filter("a"), QoS::AtMostOnce),
-                        Subscription::new(filter("b"), QoS::AtMostOnce),
-                    ],
-                )
-                .unwrap();
+            let mut p = Peer::connected(version);
+            p.subscribe(vec![
+                subscription("a", QoS::AtMostOnce),
+                subscription("b", QoS::AtMostOnce),
+            ]);
             p.sent();
             p.send(SubAck::new(pid(1), codes));
-            let events = p.events();
+            let events = p.assert_violation(ReasonCode::ProtocolError);
             assert!(
                 !events.iter().any(|e| matches!(e, Event::Subscribed { .. })),
                 "{events:?}"
             );
-            assert_eq!(
-                violation_code(&disconnected(&events)),
-                ReasonCode::ProtocolError
-            );
             assert_eq!(tracked(&p), vec![]);
-            p.assert_violation_output(DisconnectReasonCode::ProtocolError);
         }
     }
 }
 
 #[test]
 fn mqtt_3_11_3_1_v5_unsuback_with_wrong_number_of_codes_is_a_violation() {
-    let mut p = Peer::with_version(ProtocolVersion::V5);
-    p.connect();
-    p.client
-        .unsubscribe(p.now, vec![filter("a"), filter("b")])
-        .unwrap();
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    p.unsubscribe(vec![filter("a"), filter("b")]);
     p.sent();
     p.send(UnsubAck::new(pid(1), vec![UnsubAckReasonCode::Success]));
-    let events = p.events();
+    let events = p.assert_violation(ReasonCode::ProtocolError);
     assert!(
         !events
             .iter()
             .any(|e| matches!(e, Event::Unsubscribed { .. })),
         "{events:?}"
     );
-    assert_eq!(
-        violation_code(&disconnected(&events)),
-        ReasonCode::ProtocolError
-    );
-    p.assert_violation_output(DisconnectReasonCode::ProtocolError);
 }
 
 #[test]
 fn mqtt_3_8_4_2_suback_for_unknown_identifier_is_a_violation() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        p.client
-            .subscribe(p.now, vec![Subscription::new(filter("a"), QoS::AtMostOnce)])
-            .unwrap();
+        let mut p = Peer::connected(version);
+        p.subscribe(vec![subscription("a", QoS::AtMostOnce)]);
         p.sent();
         p.send(SubAck::new(pid(2), vec![SubAckReasonCode::GrantedQoS0]));
-        let events = p.events();
-        assert_eq!(
-            violation_code(&disconnected(&events)),
-            ReasonCode::ProtocolError,
-            "{version}"
-        );
-        p.assert_violation_output(DisconnectReasonCode::ProtocolError);
+        p.assert_violation(ReasonCode::ProtocolError);
     }
 }
 
 #[test]
 fn suback_answering_an_unsubscribe_is_a_violation() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        p.client.unsubscribe(p.now, vec![filter("a")]).unwrap();
+        let mut p = Peer::connected(version);
+        p.unsubscribe(vec![filter("a")]);
         p.sent();
         p.send(SubAck::new(pid(1), vec![SubAckReasonCode::GrantedQoS0]));
         assert_eq!(
@@ -392,19 +321,9 @@ fn suback_answering_an_unsubscribe_is_a_violation() {
 #[test]
 fn unsuback_for_unknown_identifier_is_a_violation() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        if version.is_v5() {
-            p.send(UnsubAck::new(pid(3), vec![UnsubAckReasonCode::Success]));
-        } else {
-            p.send_bytes(&ack_wire(0xB0, 3));
-        }
-        assert_eq!(
-            violation_code(&disconnected(&p.events())),
-            ReasonCode::ProtocolError,
-            "{version}"
-        );
-        p.assert_violation_output(DisconnectReasonCode::ProtocolError);
+        let mut p = Peer::connected(version);
+        send_unsuback(&mut p, 3, UnsubAckReasonCode::Success);
+        p.assert_violation(ReasonCode::ProtocolError);
     }
 }
 
@@ -412,14 +331,8 @@ fn unsuback_for_unknown_identifier_is_a_violation() {
 fn subscribe_while_disconnected_goes_out_after_connack() {
     for version in VERSIONS {
         let mut p = Peer::with_version(version);
-        let sub = p
-            .client
-            .subscribe(
-                p.now,
-                vec![Subscription::new(filter("a"), QoS::AtLeastOnce)],
-            )
-            .unwrap();
-        let unsub = p.client.unsubscribe(p.now, vec![filter("z")]).unwrap();
+        let sub = p.subscribe(vec![subscription("a", QoS::AtLeastOnce)]);
+        let unsub = p.unsubscribe(vec![filter("z")]);
         assert_eq!(p.client.poll_transmit(), None);
         // Not before CONNACK either.
         p.open();
@@ -429,24 +342,14 @@ fn subscribe_while_disconnected_goes_out_after_connack() {
         match p.sent().as_slice() {
             [Packet::Subscribe(s), Packet::Unsubscribe(u)] => {
                 assert_eq!(s.packet_id, pid(1));
-                assert_eq!(
-                    s.filters,
-                    vec![Subscription::new(filter("a"), QoS::AtLeastOnce)]
-                );
+                assert_eq!(s.filters, vec![subscription("a", QoS::AtLeastOnce)]);
                 assert_eq!(u.packet_id, pid(2));
                 assert_eq!(u.filters, vec![filter("z")]);
             }
             other => panic!("{version}: {other:?}"),
         }
         p.send(SubAck::new(pid(1), vec![SubAckReasonCode::GrantedQoS1]));
-        if version.is_v5() {
-            p.send(UnsubAck::new(
-                pid(2),
-                vec![UnsubAckReasonCode::NoSubscriptionExisted],
-            ));
-        } else {
-            p.send_bytes(&ack_wire(0xB0, 2));
-        }
+        send_unsuback(&mut p, 2, UnsubAckReasonCode::NoSubscriptionExisted);
         let unsub_result = if version.is_v5() {
             UnsubAckReasonCode::NoSubscriptionExisted
         } else {
@@ -475,15 +378,8 @@ fn subscribe_while_disconnected_goes_out_after_connack() {
 #[test]
 fn unacknowledged_subscribe_is_sent_again_on_the_next_connection() {
     for version in VERSIONS {
-        let mut p = Peer::with_version(version);
-        p.connect();
-        let id = p
-            .client
-            .subscribe(
-                p.now,
-                vec![Subscription::new(filter("a"), QoS::AtLeastOnce)],
-            )
-            .unwrap();
+        let mut p = Peer::connected(version);
+        let id = p.subscribe(vec![subscription("a", QoS::AtLeastOnce)]);
         assert_eq!(p.sent().len(), 1);
         p.drop_transport();
         p.events();

@@ -45,6 +45,11 @@ pub fn connack(session_present: bool) -> ConnAck {
     }
 }
 
+/// A subscription to `f` at `qos` with default options.
+pub fn subscription(f: &str, qos: QoS) -> Subscription {
+    Subscription::new(filter(f), qos)
+}
+
 /// A PUBLISH as a server sends it.
 pub fn publish(t: &str, payload: &'static [u8], qos_pid: QosPid) -> Publish {
     let mut p = Publish::new(topic(t), Bytes::from_static(payload));
@@ -67,6 +72,34 @@ impl Peer {
     /// A client with the default configuration for `version`.
     pub fn with_version(version: ProtocolVersion) -> Self {
         Peer::new(ClientConfig::new(version, client_id()))
+    }
+
+    /// A client with the default configuration for `version` as changed by `set`; not
+    /// connected.
+    pub fn configured(version: ProtocolVersion, set: impl FnOnce(&mut ClientConfig)) -> Self {
+        let mut config = Peer::config(version);
+        set(&mut config);
+        Peer::new(config)
+    }
+
+    /// A client with the default configuration for `version` but Clean Start 0: it asks
+    /// the server to keep its session. Not connected.
+    pub fn keeping_session(version: ProtocolVersion) -> Self {
+        Peer::configured(version, |c| c.clean_start = false)
+    }
+
+    /// A client with the default configuration for `version`, connected without a
+    /// session; events and output drained.
+    pub fn connected(version: ProtocolVersion) -> Self {
+        Peer::connected_with(version, |_| {})
+    }
+
+    /// A client configured as [`configured`](Peer::configured) makes it, connected
+    /// without a session; events and output drained.
+    pub fn connected_with(version: ProtocolVersion, set: impl FnOnce(&mut ClientConfig)) -> Self {
+        let mut p = Peer::configured(version, set);
+        p.connect();
+        p
     }
 
     pub fn config(version: ProtocolVersion) -> ClientConfig {
@@ -98,6 +131,39 @@ impl Peer {
             Some(Event::Connected(c)) => c,
             other => panic!("expected Connected, got {other:?}"),
         }
+    }
+
+    /// Opens a transport and accepts it with `ack`; the only event must be `Connected`,
+    /// which is returned.
+    pub fn assert_connects(&mut self, ack: ConnAck) -> Connected {
+        let events = self.connect_with(ack);
+        match events.as_slice() {
+            [Event::Connected(c)] => c.clone(),
+            other => panic!("{}: expected only Connected, got {other:?}", self.version),
+        }
+    }
+
+    /// Closes the transport, discards the events that brings, then opens a new one and
+    /// accepts it with `ack`; returns the events of the new connection.
+    pub fn reconnect(&mut self, ack: ConnAck) -> Vec<Event> {
+        self.drop_transport();
+        self.events();
+        self.connect_with(ack)
+    }
+
+    /// The application publishes `m` now; panics if the client refuses it.
+    pub fn publish(&mut self, m: Message) -> PublishId {
+        self.client.publish(self.now, m).unwrap()
+    }
+
+    /// The application subscribes to `subscriptions` now; panics if the client refuses.
+    pub fn subscribe(&mut self, subscriptions: Vec<Subscription>) -> SubscribeId {
+        self.client.subscribe(self.now, subscriptions).unwrap()
+    }
+
+    /// The application unsubscribes from `filters` now; panics if the client refuses.
+    pub fn unsubscribe(&mut self, filters: Vec<TopicFilter>) -> UnsubscribeId {
+        self.client.unsubscribe(self.now, filters).unwrap()
     }
 
     /// The server sends `packet`.
@@ -220,17 +286,26 @@ pub fn ack_wire(first: u8, packet_id: u16) -> Vec<u8> {
     vec![first, 0x02, hi, lo]
 }
 
-/// The reason of the one `Disconnected` event in `events`; panics unless there is
-/// exactly one.
-pub fn disconnected(events: &[Event]) -> DisconnectReason {
-    let reasons: Vec<&DisconnectReason> = events
+/// The events of a connection that ended with `reason` and nothing else.
+pub fn only_disconnected(reason: DisconnectReason) -> Vec<Event> {
+    vec![Event::Disconnected { reason }]
+}
+
+/// The reasons of the `Disconnected` events in `events`, in order.
+pub fn disconnect_reasons(events: &[Event]) -> Vec<&DisconnectReason> {
+    events
         .iter()
         .filter_map(|e| match e {
             Event::Disconnected { reason } => Some(reason),
             _ => None,
         })
-        .collect();
-    match reasons.as_slice() {
+        .collect()
+}
+
+/// The reason of the one `Disconnected` event in `events`; panics unless there is
+/// exactly one.
+pub fn disconnected(events: &[Event]) -> DisconnectReason {
+    match disconnect_reasons(events).as_slice() {
         [reason] => (*reason).clone(),
         other => panic!("expected one Disconnected event, got {other:?} in {events:?}"),
     }
@@ -240,6 +315,15 @@ pub fn disconnected(events: &[Event]) -> DisconnectReason {
 pub fn violation_code(reason: &DisconnectReason) -> ReasonCode {
     match reason {
         DisconnectReason::ProtocolViolation { reason_code, .. } => *reason_code,
+        other => panic!("expected a protocol violation, got {other:?}"),
+    }
+}
+
+/// The decode error behind the protocol violation that the one `Disconnected` event in
+/// `events` reports; panics unless there is exactly one and it is a violation.
+pub fn violation_decode_error(events: &[Event]) -> Option<DecodeError> {
+    match disconnected(events) {
+        DisconnectReason::ProtocolViolation { decode_error, .. } => decode_error,
         other => panic!("expected a protocol violation, got {other:?}"),
     }
 }
@@ -255,6 +339,11 @@ pub fn published(events: &[Event]) -> Vec<(PublishId, Result<(), PublishFailure>
         .collect()
 }
 
+/// How a message at QoS `requested` fails when the server's Maximum QoS is `maximum`.
+pub fn qos_not_supported(requested: QoS, maximum: QoS) -> PublishFailure {
+    PublishFailure::NotAllowed(PublishError::QoSNotSupported { requested, maximum })
+}
+
 /// The messages delivered in `events`, in order.
 pub fn messages(events: &[Event]) -> Vec<Message> {
     events
@@ -267,6 +356,24 @@ pub fn messages(events: &[Event]) -> Vec<Message> {
 }
 
 impl Peer {
+    /// After the server broke the protocol: the pending events report exactly one
+    /// `Disconnected`, a `ProtocolViolation` with `code`, and the client wrote what
+    /// [`assert_violation_output`](Peer::assert_violation_output) expects for `code`.
+    /// Returns the events, for tests that look further.
+    pub fn assert_violation(&mut self, code: ReasonCode) -> Vec<Event> {
+        let events = self.events();
+        assert_eq!(
+            violation_code(&disconnected(&events)),
+            code,
+            "{}: {events:?}",
+            self.version
+        );
+        let disconnect = DisconnectReasonCode::try_from(code)
+            .unwrap_or_else(|code| panic!("{code:?} is not a DISCONNECT reason code"));
+        self.assert_violation_output(disconnect);
+        events
+    }
+
     /// After a protocol violation: what the client wrote. MQTT 5 sends exactly one
     /// DISCONNECT with `code`; 3.1.1 just closes, writing nothing.
     pub fn assert_violation_output(&mut self, code: DisconnectReasonCode) {
