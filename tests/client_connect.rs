@@ -545,3 +545,12 @@ fn mqtt_3_2_0_2_second_connack_is_a_violation() {
         assert_eq!(p.client.state(), State::Disconnected);
     }
 }
+
+#[test]
+fn mqtt_4_12_0_6_auth_from_the_server_without_a_method_in_connect_is_a_protocol_error() {
+    // The client sent no Authentication Method, so no AUTH may come: here one with
+    // reason 0x18 and Authentication Method "x".
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    p.send_bytes(&[0xF0, 0x06, 0x18, 0x04, 0x15, 0x00, 0x01, b'x']);
+    p.assert_violation(ReasonCode::ProtocolError);
+}

@@ -117,7 +117,7 @@ fn keep_alive_zero_means_no_deadline_when_connected() {
 }
 
 #[test]
-fn no_inbound_byte_for_one_and_a_half_keep_alive_times_out() {
+fn mqtt_3_1_2_22_no_inbound_byte_for_one_and_a_half_keep_alive_times_out() {
     for version in VERSIONS {
         let mut p = connected(version, 10);
         p.advance(secs(10));

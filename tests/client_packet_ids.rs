@@ -33,7 +33,7 @@ fn publish_acked(p: &mut Peer) -> u16 {
 }
 
 #[test]
-fn mqtt_4_3_2_1_one_identifier_space_for_publish_subscribe_unsubscribe() {
+fn mqtt_4_3_2_1_mqtt_4_3_3_1_one_identifier_space_for_publish_subscribe_unsubscribe() {
     for version in VERSIONS {
         let mut p = Peer::connected(version);
         let mut ids = BTreeSet::new();

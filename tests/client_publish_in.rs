@@ -337,3 +337,15 @@ fn mqtt_3_3_2_7_topic_aliases_reset_on_a_new_connection() {
     let events = p.assert_violation(ReasonCode::ProtocolError);
     assert!(messages(&events).is_empty(), "{events:?}");
 }
+
+#[test]
+fn mqtt_4_3_3_8_qos2_delivered_and_pubrec_carries_its_identifier() {
+    for version in VERSIONS {
+        let mut p = Peer::connected(version);
+        p.send_bytes(&publish_wire(version, 0x34, "t", Some(300), b"m"));
+        assert_eq!(p.sent_bytes(), ack_wire(0x50, 300));
+        let got = messages(&p.events());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].qos, QoS::ExactlyOnce);
+    }
+}

@@ -73,7 +73,7 @@ fn mqtt_4_3_2_2_qos1_publish_dup0_byte_exact_then_puback_completes() {
 }
 
 #[test]
-fn mqtt_4_3_3_4_qos2_pubrec_answered_with_pubrel_then_pubcomp_completes() {
+fn mqtt_4_3_3_2_mqtt_4_3_3_4_qos2_pubrec_answered_with_pubrel_then_pubcomp_completes() {
     for version in VERSIONS {
         let mut p = Peer::connected(version);
         let id = p.publish(message("q/2", b"xyz", QoS::ExactlyOnce));

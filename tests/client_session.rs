@@ -470,3 +470,20 @@ fn restore_resubscribes_with_the_original_subscription_identifier() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn mqtt_4_3_3_6_publish_not_resent_once_its_pubrel_went_out() {
+    for version in VERSIONS {
+        let mut p = Peer::keeping_session(version);
+        p.assert_connects(connack(false));
+        let id = p.publish(message("t", b"x", QoS::ExactlyOnce));
+        p.sent();
+        p.send(PubRec::new(pid(1)));
+        assert_eq!(p.sent_bytes(), ack_wire(0x62, 1));
+        p.reconnect(connack(true));
+        // Only the PUBREL goes again, never the PUBLISH.
+        assert_eq!(p.sent_bytes(), ack_wire(0x62, 1), "{version}");
+        p.send(PubComp::new(pid(1)));
+        assert_eq!(published(&p.events()), vec![(id, Ok(()))]);
+    }
+}
