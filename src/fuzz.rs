@@ -138,7 +138,9 @@ pub fn client_ops(data: &[u8]) {
                 let _ = client.unsubscribe(now, vec![filter.clone()]);
             }
             6 => {
-                let _ = client.disconnect(now, arg & 1 == 1, None);
+                let reason = crate::DisconnectReasonCode::try_from(arg)
+                    .unwrap_or(crate::DisconnectReasonCode::NormalDisconnection);
+                let _ = client.disconnect(now, reason, None);
             }
             7 => client.handle_transport_close(now),
             8 => {

@@ -13,7 +13,9 @@ fn by_client() -> Vec<Event> {
 #[test]
 fn mqtt_3_14_4_1_v311_disconnect_byte_exact_then_silence() {
     let mut p = Peer::connected(ProtocolVersion::V311);
-    p.client.disconnect(p.now, false, None).unwrap();
+    p.client
+        .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, None)
+        .unwrap();
     assert_eq!(p.sent_bytes(), vec![0xE0, 0x00]);
     assert_eq!(p.events(), by_client());
     assert_eq!(p.client.state(), State::Disconnected);
@@ -29,7 +31,9 @@ fn mqtt_3_14_4_1_v311_disconnect_byte_exact_then_silence() {
 #[test]
 fn v5_disconnect_normal_0x00() {
     let mut p = Peer::connected(ProtocolVersion::V5);
-    p.client.disconnect(p.now, false, None).unwrap();
+    p.client
+        .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, None)
+        .unwrap();
     assert_eq!(
         p.sent(),
         vec![Packet::Disconnect(Disconnect::new(
@@ -43,7 +47,9 @@ fn v5_disconnect_normal_0x00() {
 #[test]
 fn v5_disconnect_with_will_0x04() {
     let mut p = Peer::connected(ProtocolVersion::V5);
-    p.client.disconnect(p.now, true, None).unwrap();
+    p.client
+        .disconnect(p.now, DisconnectReasonCode::DisconnectWithWillMessage, None)
+        .unwrap();
     assert_eq!(p.sent_bytes(), vec![0xE0, 0x02, 0x04, 0x00]);
     assert_eq!(p.events(), by_client());
 }
@@ -53,7 +59,9 @@ fn v311_disconnect_with_will_closes_without_disconnect_packet() {
     // 3.1.1 has no "disconnect with Will": a DISCONNECT would discard the Will
     // ([MQTT-3.14.4-3]), so the only way to have it published is to close without one.
     let mut p = Peer::connected(ProtocolVersion::V311);
-    p.client.disconnect(p.now, true, None).unwrap();
+    p.client
+        .disconnect(p.now, DisconnectReasonCode::DisconnectWithWillMessage, None)
+        .unwrap();
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
     assert_eq!(p.events(), by_client());
     assert_eq!(p.client.state(), State::Disconnected);
@@ -63,7 +71,13 @@ fn v311_disconnect_with_will_closes_without_disconnect_packet() {
 fn v5_disconnect_carries_session_expiry() {
     for expiry in [0u32, 300, u32::MAX] {
         let mut p = Peer::connected_with(ProtocolVersion::V5, |c| c.session_expiry_interval = 60);
-        p.client.disconnect(p.now, false, Some(expiry)).unwrap();
+        p.client
+            .disconnect(
+                p.now,
+                DisconnectReasonCode::NormalDisconnection,
+                Some(expiry),
+            )
+            .unwrap();
         let mut expected = Disconnect::new(DisconnectReasonCode::NormalDisconnection);
         expected.properties.session_expiry_interval = Some(expiry);
         assert_eq!(p.sent(), vec![Packet::Disconnect(expected)], "{expiry}");
@@ -71,7 +85,9 @@ fn v5_disconnect_carries_session_expiry() {
     }
     // Byte exact: e0 07 | 00 | 05 11 00 00 01 2c.
     let mut p = Peer::connected_with(ProtocolVersion::V5, |c| c.session_expiry_interval = 60);
-    p.client.disconnect(p.now, false, Some(300)).unwrap();
+    p.client
+        .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, Some(300))
+        .unwrap();
     assert_eq!(
         p.sent_bytes(),
         vec![0xE0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x01, 0x2C]
@@ -84,14 +100,17 @@ fn session_expiry_on_disconnect_when_connect_had_zero_is_refused() {
         let version = ProtocolVersion::V5;
         let mut p = Peer::connected(version);
         assert_eq!(
-            p.client.disconnect(p.now, false, Some(10)),
+            p.client
+                .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, Some(10)),
             Err(StateError::SessionExpiryWasZero)
         );
         assert_eq!(p.sent_bytes(), Vec::<u8>::new());
         assert_eq!(p.events(), vec![]);
         assert!(p.client.is_connected());
         // Zero is no change, so it is allowed.
-        p.client.disconnect(p.now, false, Some(0)).unwrap();
+        p.client
+            .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, Some(0))
+            .unwrap();
         assert_eq!(p.events(), by_client());
     }
 }
@@ -100,7 +119,9 @@ fn session_expiry_on_disconnect_when_connect_had_zero_is_refused() {
 fn session_expiry_on_disconnect_is_ignored_in_v311() {
     // 3.1.1 has no session expiry: the argument has nothing to override.
     let mut p = Peer::connected(ProtocolVersion::V311);
-    p.client.disconnect(p.now, false, Some(10)).unwrap();
+    p.client
+        .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, Some(10))
+        .unwrap();
     assert_eq!(p.sent_bytes(), vec![0xE0, 0x00]);
     assert_eq!(p.events(), by_client());
 }
@@ -110,14 +131,18 @@ fn disconnect_without_a_connection_is_refused() {
     for version in VERSIONS {
         let mut p = Peer::with_version(version);
         assert_eq!(
-            p.client.disconnect(p.now, false, None),
+            p.client
+                .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, None),
             Err(StateError::NotConnected)
         );
         p.connect();
-        p.client.disconnect(p.now, false, None).unwrap();
+        p.client
+            .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, None)
+            .unwrap();
         p.events();
         assert_eq!(
-            p.client.disconnect(p.now, false, None),
+            p.client
+                .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, None),
             Err(StateError::NotConnected)
         );
         assert_eq!(p.events(), vec![]);
@@ -129,7 +154,9 @@ fn disconnect_while_waiting_for_connack_ends_the_attempt() {
     for version in VERSIONS {
         let mut p = Peer::with_version(version);
         p.open();
-        p.client.disconnect(p.now, false, None).unwrap();
+        p.client
+            .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, None)
+            .unwrap();
         assert_eq!(p.events(), by_client());
         assert_eq!(p.client.state(), State::Disconnected);
         assert_eq!(p.client.poll_timeout(), None);
@@ -357,7 +384,9 @@ fn garbage_after_disconnected_is_ignored() {
 
         // After the client's own DISCONNECT.
         let mut p = Peer::connected(version);
-        p.client.disconnect(p.now, false, None).unwrap();
+        p.client
+            .disconnect(p.now, DisconnectReasonCode::NormalDisconnection, None)
+            .unwrap();
         p.events();
         p.sent_bytes();
         p.send_bytes(&[0xFF; 16]);
@@ -369,5 +398,49 @@ fn garbage_after_disconnected_is_ignored() {
         p.connect();
         p.send(publish("t", b"x", QosPid::AtMostOnce));
         assert_eq!(messages(&p.events()).len(), 1);
+    }
+}
+
+#[test]
+fn disconnect_with_another_client_reason_code() {
+    // 5.0: the code goes on the wire; 3.1.1 has no reason codes, so a plain DISCONNECT.
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    p.client
+        .disconnect(
+            p.now,
+            DisconnectReasonCode::ImplementationSpecificError,
+            None,
+        )
+        .unwrap();
+    assert_eq!(p.sent_bytes(), vec![0xE0, 0x02, 0x83, 0x00]);
+    assert_eq!(p.events(), by_client());
+
+    let mut p = Peer::connected(ProtocolVersion::V311);
+    p.client
+        .disconnect(
+            p.now,
+            DisconnectReasonCode::ImplementationSpecificError,
+            None,
+        )
+        .unwrap();
+    assert_eq!(p.sent_bytes(), vec![0xE0, 0x00]);
+}
+
+#[test]
+fn disconnect_with_a_server_only_reason_code_is_refused() {
+    for version in VERSIONS {
+        let mut p = Peer::connected(version);
+        for reason in [
+            DisconnectReasonCode::ServerShuttingDown,
+            DisconnectReasonCode::SessionTakenOver,
+            DisconnectReasonCode::KeepAliveTimeout,
+        ] {
+            assert_eq!(
+                p.client.disconnect(p.now, reason, None),
+                Err(StateError::ServerOnlyReason(reason))
+            );
+        }
+        assert!(p.sent_bytes().is_empty());
+        assert!(p.client.is_connected());
     }
 }

@@ -1,6 +1,6 @@
 //! Faults of the caller: what the commands of a [`Client`](super::Client) refuse.
 
-use crate::codec::EncodeError;
+use crate::codec::{DisconnectReasonCode, EncodeError};
 use crate::types::QoS;
 
 /// Why `publish` refused a message; nothing was queued or sent.
@@ -90,6 +90,9 @@ pub enum StateError {
     /// There is no connection.
     #[error("not connected")]
     NotConnected,
+    /// The reason code is one only a server sends (MQTT 5.0 section 3.14.2.1).
+    #[error("disconnect reason {0:?} is sent by servers only")]
+    ServerOnlyReason(DisconnectReasonCode),
     /// MQTT 5: a DISCONNECT may not set a Session Expiry Interval when CONNECT had 0.
     #[error("session expiry cannot be set on disconnect when connect had none")]
     SessionExpiryWasZero,

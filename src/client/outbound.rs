@@ -128,23 +128,61 @@ impl Client {
         Ok(UnsubscribeId(handle))
     }
 
-    /// Ends the connection gracefully with DISCONNECT: MQTT 5 reason code 0x00, or
-    /// 0x04 ("disconnect with Will Message") when `publish_will`; `session_expiry`
-    /// overrides the session expiry interval sent in CONNECT (MQTT 5; ignored in
-    /// 3.1.1). In 3.1.1, `publish_will` closes without DISCONNECT, which is how that
-    /// version asks the server to publish the Will.
+    /// Ends the connection gracefully with DISCONNECT carrying `reason`:
+    /// `NormalDisconnection` (0x00), `DisconnectWithWillMessage` (0x04: the server
+    /// publishes the Will), or another code a client may send (0x80-0x83, 0x90,
+    /// 0x93-0x99). `session_expiry` overrides the Session Expiry Interval of CONNECT.
+    ///
+    /// MQTT 3.1.1 has neither reason codes nor session expiry: DISCONNECT is sent
+    /// without them, and `DisconnectWithWillMessage` closes without DISCONNECT, which
+    /// is how that version makes the server publish the Will.
     ///
     /// The session stays with the client; reports [`Event::Disconnected`] with
     /// [`DisconnectReason::ByClient`](super::DisconnectReason::ByClient).
+    ///
+    /// ```
+    /// # use mqtt_sansio::*;
+    /// let mut config = ClientConfig::new(ProtocolVersion::V5, "c".parse().unwrap());
+    /// config.session_expiry_interval = 60;
+    /// let mut client = Client::new(config).unwrap();
+    /// client.handle_transport_open(Instant::ZERO).unwrap();
+    /// client.handle_input(Instant::ZERO, &[0x20, 0x03, 0x00, 0x00, 0x00]);
+    /// let _ = client.poll_transmit();
+    /// client.disconnect(Instant::ZERO, DisconnectReasonCode::NormalDisconnection, Some(0)).unwrap();
+    /// // DISCONNECT 0x00 with Session Expiry Interval 0: the session ends now.
+    /// assert_eq!(&client.poll_transmit().unwrap()[..], [0xE0, 0x07, 0x00, 0x05, 0x11, 0, 0, 0, 0]);
+    /// ```
     pub fn disconnect(
         &mut self,
         now: Instant,
-        publish_will: bool,
+        reason: DisconnectReasonCode,
         session_expiry: Option<u32>,
     ) -> Result<(), StateError> {
+        use DisconnectReasonCode::*;
         self.advance_clock(now);
         if self.state == State::Disconnected {
             return Err(StateError::NotConnected);
+        }
+        // MQTT 5.0 section 3.14.2.1: the codes a client may send.
+        let client_may_send = matches!(
+            reason,
+            NormalDisconnection
+                | DisconnectWithWillMessage
+                | UnspecifiedError
+                | MalformedPacket
+                | ProtocolError
+                | ImplementationSpecificError
+                | TopicNameInvalid
+                | ReceiveMaximumExceeded
+                | TopicAliasInvalid
+                | PacketTooLarge
+                | MessageRateTooHigh
+                | QuotaExceeded
+                | AdministrativeAction
+                | PayloadFormatInvalid
+        );
+        if !client_may_send {
+            return Err(StateError::ServerOnlyReason(reason));
         }
         let v5 = self.config.version.is_v5();
         // MQTT 5.0 section 3.14.2.2.2: a client whose CONNECT had a Session Expiry
@@ -153,15 +191,9 @@ impl Client {
         {
             return Err(StateError::SessionExpiryWasZero);
         }
-        // 3.1.1 has no way to ask for the Will on DISCONNECT: closing the connection
-        // without one is what makes the server publish it.
-        let silent = publish_will && !v5;
+        let silent = reason == DisconnectWithWillMessage && !v5;
         if self.state == State::Connected && !silent {
-            let mut packet = Disconnect::new(if publish_will {
-                DisconnectReasonCode::DisconnectWithWillMessage
-            } else {
-                DisconnectReasonCode::NormalDisconnection
-            });
+            let mut packet = Disconnect::new(if v5 { reason } else { NormalDisconnection });
             if v5 && session_expiry.is_some() {
                 packet.properties = DisconnectProperties {
                     session_expiry_interval: session_expiry,
