@@ -349,3 +349,33 @@ fn mqtt_4_3_3_8_qos2_delivered_and_pubrec_carries_its_identifier() {
         assert_eq!(got[0].qos, QoS::ExactlyOnce);
     }
 }
+
+#[test]
+fn mqtt_3_6_1_1_pubrel_with_wrong_flags_is_malformed_also_among_short_acks() {
+    // Four-byte acks are read in place; a PUBREL whose flags are not 0010 must still
+    // be refused as malformed, first in the input or after a good ack.
+    for version in VERSIONS {
+        for first_byte in [0x60, 0x6A, 0x63] {
+            let mut p = Peer::connected(version);
+            p.send_bytes(&[first_byte, 0x02, 0x00, 0x01]);
+            p.assert_violation(ReasonCode::MalformedPacket);
+
+            let mut p = Peer::connected(version);
+            p.send_bytes(&publish_wire(version, 0x34, "t", Some(1), b"m"));
+            p.sent_bytes();
+            p.events();
+            let input = [ack_wire(0x62, 1), vec![first_byte, 0x02, 0x00, 0x01]].concat();
+            p.send_bytes(&input);
+            assert_eq!(
+                violation_code(&disconnected(&p.events())),
+                ReasonCode::MalformedPacket
+            );
+            // The good PUBREL was answered; then 5.0 says why it closes.
+            let mut expected = ack_wire(0x70, 1);
+            if version.is_v5() {
+                expected.extend([0xE0, 0x02, 0x81, 0x00]);
+            }
+            assert_eq!(p.sent_bytes(), expected, "{version}");
+        }
+    }
+}
