@@ -1,8 +1,11 @@
 //! What a [`Client`](super::Client) connects with.
 
+use super::ReconnectPolicy;
 use crate::codec::{Connect, ConnectProperties, EncodeError, UserProperties, Will};
 use crate::string::MqttString;
 use crate::types::ProtocolVersion;
+use alloc::string::String;
+use alloc::vec::Vec;
 use bytes::Bytes;
 use core::num::{NonZeroU16, NonZeroU32};
 use core::time::Duration;
@@ -81,12 +84,38 @@ pub struct ClientConfig {
     pub max_queued: usize,
     /// What to do when the server has lost the session.
     pub session_lost_policy: SessionLostPolicy,
+    /// How [`Client::connect`](super::Client::connect) keeps the client connected.
+    pub reconnect: ReconnectPolicy,
+    /// Broker endpoints, opaque to the client (host names, URLs...): attempts go
+    /// through them in order, stay on the last one that worked, and follow a
+    /// server's redirect. Empty: the driver knows where to connect.
+    pub endpoints: Vec<String>,
+    /// Bytes (topic and payload) the queue holds at the most.
+    pub max_queued_bytes: usize,
+    /// What a full queue does with one more message.
+    pub queue_overflow: QueueOverflow,
+    /// Whether QoS 0 messages published while disconnected wait for the connection
+    /// (or complete at once as [`PublishFailure::Offline`](super::PublishFailure::Offline)).
+    pub queue_qos0_offline: bool,
+}
+
+/// What a full queue does with one more message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum QueueOverflow {
+    /// Refuse the new message: `publish` returns [`PublishError::QueueFull`](super::PublishError::QueueFull).
+    #[default]
+    RejectNew,
+    /// Drop the oldest waiting message, which completes as
+    /// [`PublishFailure::Dropped`](super::PublishFailure::Dropped).
+    DropOldest,
 }
 
 impl ClientConfig {
     /// Defaults: clean start, keep alive 60 s, no credentials, no Will, receive
     /// maximum 65,535, no packet size limit, no topic aliases, CONNACK timeout 10 s,
-    /// queue of 1,024 messages, [`SessionLostPolicy::Restore`].
+    /// queue of 1,024 messages and 16 MiB that refuses more, QoS 0 queued while
+    /// offline, [`SessionLostPolicy::Restore`], the default [`ReconnectPolicy`], no
+    /// endpoints.
     pub fn new(version: ProtocolVersion, client_id: MqttString) -> Self {
         ClientConfig {
             version,
@@ -107,6 +136,11 @@ impl ClientConfig {
             max_inflight: NonZeroU16::MAX,
             max_queued: 1024,
             session_lost_policy: SessionLostPolicy::Restore,
+            reconnect: ReconnectPolicy::default(),
+            endpoints: Vec::new(),
+            max_queued_bytes: 16 * 1024 * 1024,
+            queue_overflow: QueueOverflow::RejectNew,
+            queue_qos0_offline: true,
         }
     }
 
@@ -135,6 +169,14 @@ impl ClientConfig {
             connect.properties = props.into();
         }
         connect
+    }
+
+    /// True when these settings also make a valid MQTT 3.1.1 CONNECT (for the fallback
+    /// from 5.0).
+    pub(crate) fn fits_v311(&self) -> bool {
+        let mut v311 = self.clone();
+        v311.version = ProtocolVersion::V311;
+        v311.check().is_ok()
     }
 
     /// Refuses settings the protocol forbids.

@@ -7,6 +7,7 @@ use crate::codec::{
 use crate::string::MqttString;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{QoS, QosPid};
+use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
@@ -217,6 +218,10 @@ pub enum DisconnectReason {
     },
     /// The transport closed (the driver called `handle_transport_close`).
     TransportClosed,
+    /// The driver could not open a transport.
+    TransportFailed(super::TransportFailure),
+    /// The attempt took longer than the policy's attempt timeout.
+    AttemptTimeout,
     /// The application called `disconnect`.
     ByClient,
 }
@@ -233,6 +238,14 @@ pub enum PublishFailure {
     /// The message waited in the queue and the limits of the server it finally met
     /// refuse it.
     NotAllowed(super::PublishError),
+    /// The queue was full and dropped this, its oldest message
+    /// ([`QueueOverflow::DropOldest`](super::QueueOverflow::DropOldest)).
+    Dropped,
+    /// Its Message Expiry Interval passed while it waited to be sent.
+    Expired,
+    /// A QoS 0 message published while disconnected, with
+    /// `queue_qos0_offline` off.
+    Offline,
 }
 
 /// What a [`Client`](super::Client) reports through `poll_event`.
@@ -281,6 +294,44 @@ pub enum Event {
     /// `poll_transmit` still gives; the session stays for the next connection.
     Disconnected {
         /// Why.
+        reason: DisconnectReason,
+    },
+    /// Open a transport now (to `endpoint` when endpoints are configured), then call
+    /// `handle_transport_open` or `handle_transport_failed`.
+    Connect {
+        /// The attempt's number since the last stable connection, from 1.
+        attempt: u32,
+        /// Where to connect.
+        endpoint: Option<String>,
+        /// Refresh credentials (`set_credentials`) and re-resolve the endpoint first.
+        deep: bool,
+    },
+    /// The next attempt is due after `delay` (it is `poll_timeout`'s deadline).
+    AttemptScheduled {
+        /// Its number.
+        attempt: u32,
+        /// How long until it starts.
+        delay: core::time::Duration,
+        /// Where it will connect.
+        endpoint: Option<String>,
+        /// Whether it will be deep.
+        deep: bool,
+    },
+    /// An attempt failed before the server accepted it.
+    AttemptFailed {
+        /// Its number.
+        attempt: u32,
+        /// Why.
+        reason: DisconnectReason,
+        /// What that means for retrying.
+        class: super::FailureClass,
+    },
+    /// The client stopped reconnecting: a fatal refusal, or the policy's limits.
+    /// `connect` starts again (after new credentials or endpoints, say).
+    GaveUp {
+        /// Attempts made since the last stable connection.
+        attempts: u32,
+        /// The last failure.
         reason: DisconnectReason,
     },
 }

@@ -65,6 +65,7 @@ impl Client {
         }
         self.connack_deadline = None;
         self.state = State::Connected;
+        self.reconnect_connected();
         self.limits = if self.config.version.is_v5() {
             ServerLimits::from_connack(props)
         } else {
@@ -153,6 +154,7 @@ impl Client {
                 SessionLostPolicy::Restore => restored.push(Queued {
                     id: entry.id,
                     publish: entry.publish,
+                    since: self.now,
                 }),
                 SessionLostPolicy::Fail => self.events.push_back(Event::Published {
                     id: entry.id,

@@ -6,12 +6,18 @@ mod error;
 mod event;
 mod inbound;
 mod outbound;
+mod queue;
+mod reconnect;
 
-pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use config::{ClientConfig, ConfigError, QueueOverflow, SessionLostPolicy};
 pub use error::{PublishError, StateError, SubscribeError};
 pub use event::{
     Connected, DisconnectReason, Event, Message, PublishFailure, PublishId, ServerLimits, Stats,
     SubscribeId, UnsubscribeId,
+};
+pub use reconnect::{
+    CredentialsFailure, FailureClass, Jitter, ReconnectPolicy, TransportFailure, classify_connack,
+    classify_disconnect, classify_end,
 };
 
 use crate::codec::{
@@ -26,6 +32,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
+use queue::Queued;
 
 /// Bytes reserved in the receive and transmit buffers when a transport opens.
 const BUFFER_RESERVE: usize = 4096;
@@ -40,14 +47,6 @@ pub enum State {
     Connecting,
     /// CONNACK accepted the connection.
     Connected,
-}
-
-/// A message waiting for a connection or a flow-control slot, already in PUBLISH form;
-/// at QoS 1/2 its packet identifier is a placeholder until it is sent.
-#[derive(Debug, Clone)]
-struct Queued {
-    id: PublishId,
-    publish: crate::codec::Publish,
 }
 
 /// An MQTT client as a pure state machine. It owns the session across network
@@ -115,7 +114,7 @@ pub struct Client {
     rx: BytesMut,
     tx: BytesMut,
     events: VecDeque<Event>,
-    queue: VecDeque<Queued>,
+    queue: queue::Queue,
     limits: ServerLimits,
     /// The negotiated keep alive; zero when off.
     keep_alive: Duration,
@@ -132,6 +131,8 @@ pub struct Client {
     expect_session: bool,
     next_handle: u64,
     stats: Stats,
+    /// Automatic reconnection, once `connect` started it.
+    reconnect: Option<reconnect::Reconnect>,
 }
 
 impl Client {
@@ -146,7 +147,7 @@ impl Client {
             rx: BytesMut::new(),
             tx: BytesMut::new(),
             events: VecDeque::new(),
-            queue: VecDeque::new(),
+            queue: queue::Queue::default(),
             limits: ServerLimits::default(),
             keep_alive: Duration::ZERO,
             now: Instant::ZERO,
@@ -158,6 +159,7 @@ impl Client {
             expect_session: false,
             next_handle: 0,
             stats: Stats::default(),
+            reconnect: None,
         })
     }
 
@@ -213,6 +215,7 @@ impl Client {
         if self.state != State::Disconnected {
             return Err(StateError::AlreadyConnected);
         }
+        self.reconnect_transport_opened();
         let max_in = self
             .config
             .maximum_packet_size
@@ -249,6 +252,19 @@ impl Client {
         self.ping_outstanding = false;
         let bytes = self.handle_short_acks(bytes);
         self.rx.extend_from_slice(bytes);
+        if self.state == State::Connecting && self.config.version.is_v5() {
+            // A 3.1.1 server answers a 5.0 CONNECT with its own CONNACK, return code 1
+            // (unacceptable protocol level, [MQTT-3.1.2-2] of 3.1.1): two bytes of
+            // body, which no 5.0 CONNACK has.
+            if self.rx.starts_with(&[0x20, 0x02, 0x00, 0x01]) {
+                self.close(DisconnectReason::Refused {
+                    reason_code: crate::codec::ConnectReasonCode::UnsupportedProtocolVersion,
+                    reason_string: None,
+                    server_reference: None,
+                });
+                return;
+            }
+        }
         while self.state != State::Disconnected {
             match self.decoder.decode(&mut self.rx) {
                 Ok(Some(packet)) => {
@@ -302,6 +318,7 @@ impl Client {
     /// byte from the server is overdue. Calls before the deadline do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance_clock(now);
+        self.reconnect_timeout();
         let now = self.now;
         match self.state {
             State::Disconnected => {}
@@ -374,11 +391,15 @@ impl Client {
 
     /// When [`handle_timeout`](Client::handle_timeout) is next due, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
+        let connection = match self.state {
             State::Disconnected => None,
             State::Connecting => self.connack_deadline,
             State::Connected if self.keep_alive.is_zero() => None,
             State::Connected => Some(self.ping_deadline().min(self.receive_deadline())),
+        };
+        match (connection, self.reconnect_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -452,7 +473,14 @@ impl Client {
         self.state = State::Disconnected;
         self.connack_deadline = None;
         self.rx.clear();
-        self.events.push_back(Event::Disconnected { reason });
+        let schedule = reason != DisconnectReason::ByClient;
+        self.events.push_back(Event::Disconnected {
+            reason: reason.clone(),
+        });
+        // Then what reconnecting makes of it.
+        if schedule {
+            self.connection_ended(&reason);
+        }
     }
 
     /// The server broke the protocol in a way with no more specific reason code.

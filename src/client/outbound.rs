@@ -2,8 +2,8 @@
 //! limits, the queue, flow control and packet identifiers.
 
 use super::{
-    Client, Event, Message, PublishError, PublishFailure, PublishId, Queued, State, StateError,
-    SubscribeError, SubscribeId, UnsubscribeId,
+    Client, Event, Message, PublishError, PublishFailure, PublishId, QueueOverflow, Queued, State,
+    StateError, SubscribeError, SubscribeId, UnsubscribeId,
 };
 use crate::codec::{
     Disconnect, DisconnectProperties, DisconnectReasonCode, MAX_REMAINING_LENGTH, Packet, Publish,
@@ -35,13 +35,27 @@ impl Client {
             && self.queue.is_empty()
             && self.session.awaiting_resend == 0
             && (qos == QoS::AtMostOnce || self.has_send_quota());
-        if !direct && self.queue.len() >= self.config.max_queued {
-            return Err(PublishError::QueueFull {
-                capacity: self.config.max_queued,
-            });
+        let queued = Queued {
+            id: PublishId(0),
+            publish,
+            since: self.now,
+        };
+        if !direct {
+            if self.state != State::Connected
+                && qos == QoS::AtMostOnce
+                && !self.config.queue_qos0_offline
+            {
+                let id = PublishId(self.next_handle());
+                self.events.push_back(Event::Published {
+                    id,
+                    result: Err(PublishFailure::Offline),
+                });
+                return Ok(id);
+            }
+            self.make_room(queued.weight())?;
         }
         let id = PublishId(self.next_handle());
-        let queued = Queued { id, publish };
+        let queued = Queued { id, ..queued };
         if direct {
             // Fails only when every identifier is taken: refuse rather than stall.
             if self.transmit(queued).is_err() {
@@ -51,6 +65,32 @@ impl Client {
             self.queue.push_back(queued);
         }
         Ok(id)
+    }
+
+    /// Makes room in the queue for a message of `weight` bytes: refuses it, or drops
+    /// the oldest waiting messages, as configured.
+    fn make_room(&mut self, weight: usize) -> Result<(), PublishError> {
+        let full = PublishError::QueueFull {
+            capacity: self.config.max_queued,
+        };
+        if weight > self.config.max_queued_bytes {
+            return Err(full);
+        }
+        while self.queue.len() >= self.config.max_queued
+            || self.queue.bytes() + weight > self.config.max_queued_bytes
+        {
+            if self.config.queue_overflow == QueueOverflow::RejectNew {
+                return Err(full);
+            }
+            let Some(oldest) = self.queue.pop_front() else {
+                return Err(full);
+            };
+            self.events.push_back(Event::Published {
+                id: oldest.id,
+                result: Err(PublishFailure::Dropped),
+            });
+        }
+        Ok(())
     }
 
     /// Subscribes to `filters` (at least one) with their QoS and MQTT 5 options.
@@ -161,7 +201,12 @@ impl Client {
         use DisconnectReasonCode::*;
         self.advance_clock(now);
         if self.state == State::Disconnected {
-            return Err(StateError::NotConnected);
+            // Between attempts: stop reconnecting, leaving nothing armed.
+            return if self.stop_reconnecting() {
+                Ok(())
+            } else {
+                Err(StateError::NotConnected)
+            };
         }
         // MQTT 5.0 section 3.14.2.1: the codes a client may send.
         let client_may_send = matches!(
@@ -191,6 +236,7 @@ impl Client {
         {
             return Err(StateError::SessionExpiryWasZero);
         }
+        self.stop_reconnecting();
         let silent = reason == DisconnectWithWillMessage && !v5;
         if self.state == State::Connected && !silent {
             let mut packet = Disconnect::new(if v5 { reason } else { NormalDisconnection });
@@ -303,7 +349,11 @@ impl Client {
     /// stays in the session until acknowledged. Gives the message back when no
     /// identifier is free.
     pub(super) fn transmit(&mut self, queued: Queued) -> Result<(), Queued> {
-        let Queued { id, mut publish } = queued;
+        let Queued {
+            id,
+            mut publish,
+            since,
+        } = queued;
         let qos = publish.qos();
         if qos == QoS::AtMostOnce {
             self.send_publish(&publish);
@@ -312,7 +362,7 @@ impl Client {
             return Ok(());
         }
         let Some(packet_id) = self.session.allocate_packet_id() else {
-            return Err(Queued { id, publish });
+            return Err(Queued { id, publish, since });
         };
         publish.qos_pid = QosPid::new(qos, Some(packet_id)).unwrap_or_default();
         publish.dup = false;
@@ -400,9 +450,25 @@ impl Client {
             if front.publish.qos() != QoS::AtMostOnce && !self.has_send_quota() {
                 break;
             }
-            let Some(queued) = self.queue.pop_front() else {
+            let Some(mut queued) = self.queue.pop_front() else {
                 break;
             };
+            // MQTT 5.0 section 3.3.2.3.3: a message whose expiry interval passed while
+            // it waited is not sent; otherwise it goes with what is left of it.
+            if let Some(interval) = queued.publish.properties.message_expiry_interval {
+                let waited = self.now.saturating_duration_since(queued.since).as_secs();
+                if waited >= u64::from(interval) {
+                    self.events.push_back(Event::Published {
+                        id: queued.id,
+                        result: Err(PublishFailure::Expired),
+                    });
+                    continue;
+                }
+                if waited > 0 {
+                    queued.publish.properties.message_expiry_interval =
+                        Some(interval - waited as u32);
+                }
+            }
             if let Err(error) = self.check_publish(&queued.publish) {
                 self.events.push_back(Event::Published {
                     id: queued.id,

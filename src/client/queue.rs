@@ -1,0 +1,66 @@
+//! The messages waiting for a connection or a flow-control slot, bounded by count and
+//! by bytes.
+
+use super::PublishId;
+use crate::codec::Publish;
+use crate::time::Instant;
+use alloc::collections::VecDeque;
+
+/// A message waiting for a connection or a flow-control slot, already in PUBLISH form;
+/// at QoS 1/2 its packet identifier is a placeholder until it is sent.
+#[derive(Debug, Clone)]
+pub(super) struct Queued {
+    pub(super) id: PublishId,
+    pub(super) publish: Publish,
+    /// When it started waiting: its Message Expiry Interval counts from here.
+    pub(super) since: Instant,
+}
+
+impl Queued {
+    /// What the message counts for against the byte bound: topic and payload.
+    pub(super) fn weight(&self) -> usize {
+        self.publish.topic.len() + self.publish.payload.len()
+    }
+}
+
+/// The waiting messages, oldest first, with the bytes they hold.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Queue {
+    items: VecDeque<Queued>,
+    bytes: usize,
+}
+
+impl Queue {
+    pub(super) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Topic and payload bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(super) fn front(&self) -> Option<&Queued> {
+        self.items.front()
+    }
+
+    pub(super) fn push_back(&mut self, queued: Queued) {
+        self.bytes += queued.weight();
+        self.items.push_back(queued);
+    }
+
+    pub(super) fn push_front(&mut self, queued: Queued) {
+        self.bytes += queued.weight();
+        self.items.push_front(queued);
+    }
+
+    pub(super) fn pop_front(&mut self) -> Option<Queued> {
+        let queued = self.items.pop_front()?;
+        self.bytes -= queued.weight();
+        Some(queued)
+    }
+}
