@@ -109,7 +109,7 @@ pub fn client_ops(data: &[u8]) {
     while let Some((&op, rest)) = data.split_first() {
         data = rest;
         let arg = data.first().copied().unwrap_or(0);
-        match op % 10 {
+        match op % 12 {
             0 => {
                 let _ = client.handle_transport_open(now);
             }
@@ -143,6 +143,14 @@ pub fn client_ops(data: &[u8]) {
                 let _ = client.disconnect(now, reason, None);
             }
             7 => client.handle_transport_close(now),
+            10 => {
+                if arg & 1 == 0 {
+                    let _ = client.connect(now);
+                } else {
+                    client.connect_now(now);
+                }
+            }
+            11 => client.handle_transport_failed(now, crate::TransportFailure::Refused),
             8 => {
                 let session_present = arg & 1;
                 if version.is_v5() {
@@ -151,7 +159,7 @@ pub fn client_ops(data: &[u8]) {
                     client.handle_input(now, &[0x20, 0x02, session_present, 0x00]);
                 }
             }
-            _ => {
+            9 => {
                 // An acknowledgement for a low identifier: PUBACK, PUBREC, PUBCOMP,
                 // SUBACK or UNSUBACK, picked by the argument.
                 let pid = arg >> 3 & 7;
@@ -164,6 +172,7 @@ pub fn client_ops(data: &[u8]) {
                 };
                 client.handle_input(now, bytes);
             }
+            _ => {}
         }
         while client.poll_transmit().is_some() {}
         while let Some(event) = client.poll_event() {
@@ -178,11 +187,11 @@ pub fn client_ops(data: &[u8]) {
             client.stats().in_flight <= usize::from(cap),
             "in flight above the cap"
         );
-        if client.state() == State::Disconnected {
+        if client.state() == State::Disconnected && !client.is_reconnecting() {
             assert_eq!(
                 client.poll_timeout(),
                 None,
-                "a deadline without a connection"
+                "a deadline without a connection or reconnection"
             );
         }
     }

@@ -323,6 +323,12 @@ impl Client {
         self.config.password = password;
     }
 
+    /// True from [`connect`](Client::connect) until the client gives up or
+    /// [`disconnect`](Client::disconnect) stops it.
+    pub fn is_reconnecting(&self) -> bool {
+        self.reconnect.is_some()
+    }
+
     /// The endpoint the next or current attempt uses, if endpoints are configured.
     pub fn endpoint(&self) -> Option<&str> {
         let r = self.reconnect.as_ref()?;
