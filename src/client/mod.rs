@@ -60,10 +60,14 @@ pub enum State {
 /// - **inputs**: [`handle_transport_open`](Client::handle_transport_open),
 ///   [`handle_input`](Client::handle_input) (any split of the byte stream),
 ///   [`handle_timeout`](Client::handle_timeout) (early calls are no-ops),
-///   [`handle_transport_close`](Client::handle_transport_close);
-/// - **commands**: [`publish`](Client::publish), [`subscribe`](Client::subscribe),
-///   [`unsubscribe`](Client::unsubscribe), [`disconnect`](Client::disconnect): they
-///   return a handle or a typed error and need no poll in between;
+///   [`handle_transport_close`](Client::handle_transport_close),
+///   [`handle_transport_failed`](Client::handle_transport_failed);
+/// - **commands**: [`connect`](Client::connect) (keep connected by the
+///   [`ReconnectPolicy`]), [`connect_now`](Client::connect_now),
+///   [`publish`](Client::publish), [`subscribe`](Client::subscribe),
+///   [`unsubscribe`](Client::unsubscribe), [`disconnect`](Client::disconnect),
+///   [`set_credentials`](Client::set_credentials): they return a handle or a typed
+///   error and need no poll in between;
 /// - **outputs**, drained after every input or command in this order:
 ///   [`poll_transmit`](Client::poll_transmit) (bytes to write; or
 ///   [`pending_transmit`](Client::pending_transmit) and
@@ -79,8 +83,9 @@ pub enum State {
 /// Wait for whichever comes first: bytes from the transport, the deadline from
 /// `poll_timeout`, an application command. Apply exactly that input, write everything
 /// `poll_transmit` gives, re-read `poll_timeout`, drain `poll_event`. On
-/// [`Event::Disconnected`] write what is left and close the transport; to reconnect,
-/// open a new one and call `handle_transport_open`.
+/// [`Event::Disconnected`] write what is left and close the transport. To reconnect,
+/// either open a new one and call `handle_transport_open` yourself, or start with
+/// [`connect`](Client::connect) and open one whenever [`Event::Connect`] asks.
 ///
 /// ```
 /// use bytes::Bytes;
