@@ -153,8 +153,9 @@ impl Client {
             match self.config.session_lost_policy {
                 SessionLostPolicy::Restore => restored.push(Queued {
                     id: entry.id,
+                    // Its expiry interval, as sent, counts from the first sending.
+                    since: entry.sent_at,
                     publish: entry.publish,
-                    since: self.now,
                 }),
                 SessionLostPolicy::Fail => self.events.push_back(Event::Published {
                     id: entry.id,

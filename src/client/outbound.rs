@@ -76,6 +76,14 @@ impl Client {
         if weight > self.config.max_queued_bytes {
             return Err(full);
         }
+        let fits = |c: &Client| {
+            c.queue.len() < c.config.max_queued
+                && c.queue.bytes() + weight <= c.config.max_queued_bytes
+        };
+        if !fits(self) {
+            // Expired messages hold no room: they complete now.
+            self.drop_expired();
+        }
         while self.queue.len() >= self.config.max_queued
             || self.queue.bytes() + weight > self.config.max_queued_bytes
         {
@@ -91,6 +99,18 @@ impl Client {
             });
         }
         Ok(())
+    }
+
+    /// Completes and removes the waiting messages whose Message Expiry Interval has
+    /// passed.
+    fn drop_expired(&mut self) {
+        let now = self.now;
+        for queued in self.queue.take_expired(now) {
+            self.events.push_back(Event::Published {
+                id: queued.id,
+                result: Err(PublishFailure::Expired),
+            });
+        }
     }
 
     /// Subscribes to `filters` (at least one) with their QoS and MQTT 5 options.
@@ -200,14 +220,6 @@ impl Client {
     ) -> Result<(), StateError> {
         use DisconnectReasonCode::*;
         self.advance_clock(now);
-        if self.state == State::Disconnected {
-            // Between attempts: stop reconnecting, leaving nothing armed.
-            return if self.stop_reconnecting() {
-                Ok(())
-            } else {
-                Err(StateError::NotConnected)
-            };
-        }
         // MQTT 5.0 section 3.14.2.1: the codes a client may send.
         let client_may_send = matches!(
             reason,
@@ -228,6 +240,14 @@ impl Client {
         );
         if !client_may_send {
             return Err(StateError::ServerOnlyReason(reason));
+        }
+        if self.state == State::Disconnected {
+            // Between attempts: stop reconnecting, leaving nothing armed.
+            return if self.stop_reconnecting() {
+                Ok(())
+            } else {
+                Err(StateError::NotConnected)
+            };
         }
         let v5 = self.config.version.is_v5();
         // MQTT 5.0 section 3.14.2.2.2: a client whose CONNECT had a Session Expiry
@@ -376,6 +396,7 @@ impl Client {
                 publish,
                 released: false,
                 awaiting_resend: false,
+                sent_at: self.now,
             },
         );
         Ok(())

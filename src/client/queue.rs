@@ -5,6 +5,7 @@ use super::PublishId;
 use crate::codec::Publish;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 /// A message waiting for a connection or a flow-control slot, already in PUBLISH form;
 /// at QoS 1/2 its packet identifier is a placeholder until it is sent.
@@ -17,6 +18,16 @@ pub(super) struct Queued {
 }
 
 impl Queued {
+    /// Whether its Message Expiry Interval passed while it waited.
+    pub(super) fn expired(&self, now: Instant) -> bool {
+        self.publish
+            .properties
+            .message_expiry_interval
+            .is_some_and(|interval| {
+                now.saturating_duration_since(self.since).as_secs() >= u64::from(interval)
+            })
+    }
+
     /// What the message counts for against the byte bound: topic and payload.
     pub(super) fn weight(&self) -> usize {
         self.publish.topic.len() + self.publish.payload.len()
@@ -56,6 +67,23 @@ impl Queue {
     pub(super) fn push_front(&mut self, queued: Queued) {
         self.bytes += queued.weight();
         self.items.push_front(queued);
+    }
+
+    /// Removes and returns the messages whose Message Expiry Interval has passed at
+    /// `now`, oldest first.
+    pub(super) fn take_expired(&mut self, now: Instant) -> Vec<Queued> {
+        let mut expired = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.items.len());
+        for queued in self.items.drain(..) {
+            if queued.expired(now) {
+                self.bytes -= queued.weight();
+                expired.push(queued);
+            } else {
+                kept.push_back(queued);
+            }
+        }
+        self.items = kept;
+        expired
     }
 
     pub(super) fn pop_front(&mut self) -> Option<Queued> {

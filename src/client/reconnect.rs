@@ -73,10 +73,11 @@ pub struct ReconnectPolicy {
     /// Time from the start of an attempt (the [`Event::Connect`] that asks for a
     /// transport) to an accepting CONNACK.
     pub attempt_timeout: Duration,
-    /// Every n-th consecutive failed attempt is deep: refresh credentials and
-    /// re-resolve the endpoint first.
+    /// Every n-th attempt of a series (n, 2n, ... since the last stable connection) is
+    /// deep: refresh credentials and re-resolve the endpoint first.
     pub deep_every: Option<NonZeroU32>,
-    /// What a refusal for bad credentials does.
+    /// What a refusal for bad credentials (bad user name or password, not authorized)
+    /// does.
     pub bad_credentials: CredentialsFailure,
     /// Retry with MQTT 3.1.1 when a server refuses 5.0.
     pub fallback_to_v311: bool,
@@ -176,7 +177,7 @@ pub enum FailureClass {
 /// | Fatal | 0x81 malformed, 0x82 protocol error, 0x84 unsupported protocol version, 0x85 client identifier not valid, 0x86 bad user name or password, 0x87 not authorized, 0x8A banned, 0x8C bad authentication method, 0x90 topic name invalid, 0x95 packet too large, 0x99 payload format invalid, 0x9A retain not supported, 0x9B QoS not supported |
 /// | RetryLater | 0x9F connection rate exceeded |
 /// | Redirect | 0x9C use another server, 0x9D server moved |
-/// | Retryable | 0x80 unspecified, 0x83 implementation specific, 0x88 server unavailable, 0x89 server busy, 0x97 quota exceeded |
+/// | Retryable | 0x80 unspecified, 0x83 implementation specific, 0x88 server unavailable, 0x89 server busy, 0x97 quota exceeded (and 0x00, which is not a refusal) |
 ///
 /// The fatal ones describe this client's CONNECT (its version, identity, Will): the
 /// same CONNECT gets the same answer.
@@ -318,9 +319,19 @@ impl Client {
     }
 
     /// New credentials for the next attempts (after a deep attempt asked for them).
-    pub fn set_credentials(&mut self, username: Option<MqttString>, password: Option<Bytes>) {
-        self.config.username = username;
-        self.config.password = password;
+    /// Refused, keeping the old ones, when CONNECT cannot carry them (3.1.1: a
+    /// password needs a user name).
+    pub fn set_credentials(
+        &mut self,
+        username: Option<MqttString>,
+        password: Option<Bytes>,
+    ) -> Result<(), super::ConfigError> {
+        let mut config = self.config.clone();
+        config.username = username;
+        config.password = password;
+        config.check()?;
+        self.config = config;
+        Ok(())
     }
 
     /// True from [`connect`](Client::connect) until the client gives up or
@@ -393,7 +404,6 @@ impl Client {
         if let Some(r) = self.reconnect.as_mut() {
             r.phase = Phase::Connected(now);
             r.ever_connected = true;
-            r.redirect = None;
         }
     }
 
@@ -405,9 +415,9 @@ impl Client {
             return;
         };
         r.attempt += 1;
-        // Every n-th consecutive failed attempt refreshes credentials first.
+        // Every n-th attempt of a series refreshes credentials first.
         let deep = core::mem::take(&mut r.deep_next)
-            || deep_every.is_some_and(|n| r.failures > 0 && r.failures % n.get() == 0);
+            || deep_every.is_some_and(|n| r.attempt % n.get() == 0);
         r.phase = Phase::Attempting(now);
         let attempt = r.attempt;
         let endpoint = self.endpoint().map(String::from);
@@ -495,10 +505,13 @@ impl Client {
             (FailureClass::Redirect, Some(reference)) => {
                 r.redirect = Some(String::from(reference.as_str()));
             }
+            // A connection that worked and then dropped tries the same endpoint (or
+            // redirect target) again first.
+            _ if !was_attempt => {}
+            // A failed attempt at a redirect target goes back to the list; one at a
+            // listed endpoint moves on to the next.
             _ => {
-                if r.redirect.take().is_none() && endpoints > 1 && was_attempt {
-                    // A failed attempt moves on to the next endpoint; a connection that
-                    // worked and then dropped tries the same one again first.
+                if r.redirect.take().is_none() && endpoints > 1 {
                     r.endpoint = (r.endpoint + 1) % endpoints;
                 }
             }
@@ -512,7 +525,7 @@ impl Client {
         };
         let attempt = r.attempt + 1;
         r.phase = Phase::Waiting(now + delay);
-        let deep = r.deep_next || policy.deep_every.is_some_and(|n| r.failures % n.get() == 0);
+        let deep = r.deep_next || policy.deep_every.is_some_and(|n| attempt % n.get() == 0);
         if fallback {
             self.config.version = ProtocolVersion::V311;
         }

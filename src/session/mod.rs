@@ -25,6 +25,9 @@ pub(crate) struct Outgoing {
     /// After a reconnection: the PUBLISH still has to be re-sent when the send quota
     /// allows.
     pub(crate) awaiting_resend: bool,
+    /// When it was first sent: its Message Expiry Interval, as written, counts from
+    /// here should it have to be sent again as a new message.
+    pub(crate) sent_at: crate::time::Instant,
 }
 
 /// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement.
@@ -394,6 +397,7 @@ mod tests {
                 publish: Publish::new(crate::TopicName::from_static("t").unwrap(), Bytes::new()),
                 released: false,
                 awaiting_resend: false,
+                sent_at: crate::time::Instant::ZERO,
             },
         );
         pid

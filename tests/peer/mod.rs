@@ -388,3 +388,42 @@ impl Peer {
         }
     }
 }
+
+impl Peer {
+    /// Moves the clock to the client's one deadline and fires it, as a driver would;
+    /// returns the events that brings. Panics when nothing is armed.
+    pub fn fire(&mut self) -> Vec<Event> {
+        let deadline = self
+            .client
+            .poll_timeout()
+            .expect("fire: the client has no deadline");
+        self.now = self.now.max(deadline);
+        self.client.handle_timeout(self.now);
+        self.events()
+    }
+}
+
+/// CONNACK refusing the connection with `code`, with an MQTT 5 Server Reference when
+/// `server_reference` is given.
+pub fn connack_refusing(code: ConnectReasonCode, server_reference: Option<&str>) -> ConnAck {
+    let properties = ConnAckProperties {
+        server_reference: server_reference.map(s),
+        ..ConnAckProperties::default()
+    };
+    ConnAck {
+        session_present: false,
+        reason_code: code,
+        properties: properties.into(),
+    }
+}
+
+/// The PUBLISH packets in `packets`, in order.
+pub fn publishes(packets: &[Packet]) -> Vec<Publish> {
+    packets
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
