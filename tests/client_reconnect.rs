@@ -1538,3 +1538,21 @@ fn expired_messages_do_not_hold_room_in_the_queue() {
     p.send(PubAck::new(pid(1)));
     assert_eq!(published(&p.events()), vec![(c, Ok(()))]);
 }
+
+#[test]
+fn after_giving_up_new_endpoints_and_connect_start_again_from_the_first() {
+    let mut p = abc(V5);
+    start(&mut p, Some("a"));
+    p.open();
+    p.send(connack_refusing(ConnectReasonCode::Banned, None));
+    let events = p.events();
+    assert!(
+        matches!(events.last(), Some(Event::GaveUp { attempts: 1, .. })),
+        "{events:?}"
+    );
+    assert!(!p.client.is_reconnecting());
+    assert_eq!(p.client.poll_timeout(), None);
+    p.client.set_endpoints(vec!["x".into(), "y".into()]);
+    p.client.connect(p.now).unwrap();
+    assert_eq!(p.events(), vec![connect_event(1, Some("x"), false)]);
+}

@@ -226,7 +226,11 @@ pub const fn classify_disconnect(code: DisconnectReasonCode) -> FailureClass {
     }
 }
 
-/// The class of any way a connection or an attempt ends.
+/// The class of any way a connection or an attempt ends: a CONNACK refusal by
+/// [`classify_connack`], a server's DISCONNECT by [`classify_disconnect`], and
+/// [`FailureClass::Retryable`] for everything else: every [`TransportFailure`] (DNS,
+/// refused, TLS, timeout), a transport that closed, the attempt or CONNACK timeout, the
+/// keep-alive timeout and a protocol violation of the server.
 pub fn classify_end(reason: &DisconnectReason) -> FailureClass {
     match reason {
         DisconnectReason::Refused { reason_code, .. } => classify_connack(*reason_code),
@@ -332,6 +336,16 @@ impl Client {
         config.check()?;
         self.config = config;
         Ok(())
+    }
+
+    /// A new list of endpoints for the next attempts (after [`Event::GaveUp`], say);
+    /// attempts start again from its first entry, and a redirect is forgotten.
+    pub fn set_endpoints(&mut self, endpoints: alloc::vec::Vec<String>) {
+        self.config.endpoints = endpoints;
+        if let Some(r) = self.reconnect.as_mut() {
+            r.endpoint = 0;
+            r.redirect = None;
+        }
     }
 
     /// True from [`connect`](Client::connect) until the client gives up or
