@@ -1182,24 +1182,33 @@ fn every_connack_reason_code_has_its_documented_class() {
         let reference = (class == Redirect).then_some("other:1883");
         p.send(connack_refusing(code, reference));
         let reason = refused(code, reference);
-        let mut expected = vec![
+        let expected = vec![
             disconnected_event(reason.clone()),
             failed(1, reason.clone(), class),
         ];
-        match expected_schedule(class) {
-            None => expected.push(Event::GaveUp {
-                attempts: 1,
-                reason,
-            }),
-            Some((delay, endpoint)) => expected.push(scheduled(2, delay, endpoint, false)),
-        }
-        assert_eq!(p.events(), expected, "{code:?}");
-        assert_eq!(
-            p.client.poll_timeout().is_none(),
-            class == Fatal,
-            "{code:?}"
-        );
+        assert_outcome(&mut p, expected, class, reason, &format!("{code:?}"));
     }
+}
+
+/// After a refusal or a DISCONNECT of `class` for `reason`: the events are `expected`
+/// followed by giving up (fatal) or the second attempt's schedule, and a deadline is
+/// armed unless the client gave up.
+fn assert_outcome(
+    p: &mut Peer,
+    mut expected: Vec<Event>,
+    class: FailureClass,
+    reason: DisconnectReason,
+    what: &str,
+) {
+    match expected_schedule(class) {
+        None => expected.push(Event::GaveUp {
+            attempts: 1,
+            reason,
+        }),
+        Some((delay, endpoint)) => expected.push(scheduled(2, delay, endpoint, false)),
+    }
+    assert_eq!(p.events(), expected, "{what}");
+    assert_eq!(p.client.poll_timeout().is_none(), class == Fatal, "{what}");
 }
 
 #[test]
@@ -1228,20 +1237,8 @@ fn every_disconnect_reason_code_has_its_documented_class() {
         disconnect.properties.server_reference = reference.map(s);
         p.send(disconnect);
         let reason = by_server(code, reference);
-        let mut expected = vec![disconnected_event(reason.clone())];
-        match expected_schedule(class) {
-            None => expected.push(Event::GaveUp {
-                attempts: 1,
-                reason,
-            }),
-            Some((delay, endpoint)) => expected.push(scheduled(2, delay, endpoint, false)),
-        }
-        assert_eq!(p.events(), expected, "{code:?}");
-        assert_eq!(
-            p.client.poll_timeout().is_none(),
-            class == Fatal,
-            "{code:?}"
-        );
+        let expected = vec![disconnected_event(reason.clone())];
+        assert_outcome(&mut p, expected, class, reason, &format!("{code:?}"));
     }
 }
 
