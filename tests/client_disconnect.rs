@@ -404,26 +404,16 @@ fn garbage_after_disconnected_is_ignored() {
 #[test]
 fn disconnect_with_another_client_reason_code() {
     // 5.0: the code goes on the wire; 3.1.1 has no reason codes, so a plain DISCONNECT.
-    let mut p = Peer::connected(ProtocolVersion::V5);
-    p.client
-        .disconnect(
-            p.now,
-            DisconnectReasonCode::ImplementationSpecificError,
-            None,
-        )
-        .unwrap();
-    assert_eq!(p.sent_bytes(), vec![0xE0, 0x02, 0x83, 0x00]);
-    assert_eq!(p.events(), by_client());
-
-    let mut p = Peer::connected(ProtocolVersion::V311);
-    p.client
-        .disconnect(
-            p.now,
-            DisconnectReasonCode::ImplementationSpecificError,
-            None,
-        )
-        .unwrap();
-    assert_eq!(p.sent_bytes(), vec![0xE0, 0x00]);
+    for (version, wire) in [
+        (ProtocolVersion::V5, vec![0xE0, 0x02, 0x83, 0x00]),
+        (ProtocolVersion::V311, vec![0xE0, 0x00]),
+    ] {
+        let mut p = Peer::connected(version);
+        let reason = DisconnectReasonCode::ImplementationSpecificError;
+        p.client.disconnect(p.now, reason, None).unwrap();
+        assert_eq!(p.sent_bytes(), wire, "{version}");
+        assert_eq!(p.events(), by_client());
+    }
 }
 
 #[test]
