@@ -1,6 +1,9 @@
 //! The client against mosquitto 2.0 over real loopback sockets: each test starts its
 //! own broker on a free port with its own configuration and stops it at the end.
 
+// A real driver owns the clock: reading it here is the point, not a leak.
+#![allow(clippy::disallowed_methods)]
+
 mod interop;
 
 use bytes::Bytes;
@@ -242,7 +245,7 @@ fn a_frozen_broker_is_a_keep_alive_timeout_and_the_client_reconnects_after_thaw(
         let noticed = frozen.elapsed();
         // 1.5 x keep alive after the last byte from the broker, plus a margin.
         assert!(
-            noticed <= Duration::from_millis(3500),
+            noticed <= Duration::from_millis(4000),
             "{version}: noticed after {noticed:?}"
         );
 

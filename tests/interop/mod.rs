@@ -1,7 +1,8 @@
 //! Interop harness: a mosquitto started on a free loopback port with its own
 //! configuration and stopped on drop, and a blocking driver that runs a `Client` over a
 //! real TCP socket with the canonical loop.
-#![allow(dead_code, unreachable_pub)]
+// A real driver owns the clock: reading it here is the point, not a leak.
+#![allow(dead_code, unreachable_pub, clippy::disallowed_methods)]
 
 use mqtt_sansio::{Client, ClientConfig, DisconnectReason, Event, Instant};
 use std::io::{ErrorKind, Read, Write};
