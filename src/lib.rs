@@ -87,8 +87,8 @@ pub use client::{
     Client, ClientConfig, ConfigError, Connected, CredentialsFailure, DisconnectReason, Event,
     FailureClass, Jitter, Message, PublishError, PublishFailure, PublishId, QueueOverflow,
     ReconnectPolicy, ServerLimits, SessionLostPolicy, State, StateError, Stats, SubscribeError,
-    SubscribeId, TransportFailure, UnsubscribeId, classify_connack, classify_disconnect,
-    classify_end,
+    SubscribeId, TopicAliasMode, TransportFailure, UnsubscribeId, classify_connack,
+    classify_disconnect, classify_end,
 };
 pub use codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,

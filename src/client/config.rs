@@ -68,6 +68,8 @@ pub struct ClientConfig {
     pub maximum_packet_size: Option<NonZeroU32>,
     /// 5.0: the highest Topic Alias the server may use towards this client.
     pub topic_alias_maximum: u16,
+    /// 5.0: how the client uses Topic Aliases towards the server.
+    pub topic_alias_mode: super::TopicAliasMode,
     /// 5.0: ask for Response Information in CONNACK.
     pub request_response_information: bool,
     /// 5.0: whether the server may send Reason Strings and User Properties on
@@ -113,7 +115,8 @@ pub enum QueueOverflow {
 impl ClientConfig {
     /// Defaults: clean start, keep alive 60 s, no credentials, no Will, receive
     /// maximum 65,535, no packet size limit, no topic aliases, CONNACK timeout 10 s,
-    /// queue of 1,024 messages and 16 MiB that refuses more, QoS 0 queued while
+    /// outgoing Topic Aliases assigned automatically, queue of 1,024 messages and 16 MiB
+    /// that refuses more, QoS 0 queued while
     /// offline, [`SessionLostPolicy::Restore`], the default [`ReconnectPolicy`], no
     /// endpoints.
     pub fn new(version: ProtocolVersion, client_id: MqttString) -> Self {
@@ -129,6 +132,7 @@ impl ClientConfig {
             receive_maximum: NonZeroU16::MAX,
             maximum_packet_size: None,
             topic_alias_maximum: 0,
+            topic_alias_mode: super::TopicAliasMode::Auto,
             request_response_information: false,
             request_problem_information: None,
             user_properties: UserProperties::new(),

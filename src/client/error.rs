@@ -35,6 +35,15 @@ pub enum PublishError {
     /// All 65,535 packet identifiers are in flight.
     #[error("all packet identifiers are in use")]
     PacketIdsExhausted,
+    /// A Topic Alias set by the application is above the server's Topic Alias Maximum
+    /// ([MQTT-3.2.2-17]).
+    #[error("topic alias {alias} above the server maximum {maximum}")]
+    TopicAliasTooLarge {
+        /// The alias.
+        alias: u16,
+        /// The server's maximum.
+        maximum: u16,
+    },
     /// The topic is empty.
     #[error("empty topic")]
     EmptyTopic,

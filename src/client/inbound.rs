@@ -78,6 +78,13 @@ impl Client {
             .unwrap_or(self.config.keep_alive);
         self.keep_alive = Duration::from_secs(u64::from(keep_alive));
         self.inbound_aliases.clear();
+        // [MQTT-3.2.2-18] no aliases unless the server gave a Topic Alias Maximum.
+        let alias_maximum = if self.config.topic_alias_mode == super::TopicAliasMode::Off {
+            0
+        } else {
+            self.limits.topic_alias_maximum
+        };
+        self.outbound_aliases.reset(alias_maximum);
         let expected = self.expect_session;
         self.expect_session = !self.config.clean_start;
         self.events.push_back(Event::Connected(Connected {

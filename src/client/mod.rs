@@ -1,6 +1,7 @@
 //! The client role machine: one long-lived [`Client`] that owns the session across
 //! network connections.
 
+mod alias;
 mod config;
 mod error;
 mod event;
@@ -9,6 +10,7 @@ mod outbound;
 mod queue;
 mod reconnect;
 
+pub use alias::TopicAliasMode;
 pub use config::{ClientConfig, ConfigError, QueueOverflow, SessionLostPolicy};
 pub use error::{PublishError, StateError, SubscribeError};
 pub use event::{
@@ -129,6 +131,8 @@ pub struct Client {
     last_received: Instant,
     /// A PINGREQ went out and no byte arrived since.
     ping_outstanding: bool,
+    /// The Topic Aliases this client set on this connection.
+    outbound_aliases: alias::OutboundAliases,
     /// Topics of the Topic Aliases the server set on this connection, by alias - 1.
     inbound_aliases: Vec<Option<TopicName>>,
     /// Set once a CONNACK accepted a connection with Clean Start 0: the next
@@ -160,6 +164,7 @@ impl Client {
             last_sent: Instant::ZERO,
             last_received: Instant::ZERO,
             ping_outstanding: false,
+            outbound_aliases: alias::OutboundAliases::default(),
             inbound_aliases: Vec::new(),
             expect_session: false,
             next_handle: 0,
@@ -235,6 +240,7 @@ impl Client {
         self.tx.reserve(BUFFER_RESERVE);
         // [MQTT-3.3.2-7] Topic Alias mappings never carry over to a new connection.
         self.inbound_aliases.clear();
+        self.outbound_aliases.reset(0);
         self.state = State::Connecting;
         self.last_received = self.now;
         self.ping_outstanding = false;

@@ -1,6 +1,7 @@
 //! Commands of the client and the outgoing publish flow: checks against the server's
 //! limits, the queue, flow control and packet identifiers.
 
+use super::alias::{AliasUse, TopicAliasMode};
 use super::{
     Client, Event, Message, PublishError, PublishFailure, PublishId, QueueOverflow, Queued, State,
     StateError, SubscribeError, SubscribeId, UnsubscribeId,
@@ -12,8 +13,10 @@ use crate::codec::{
 use crate::session::{Outgoing, Request};
 use crate::time::Instant;
 use crate::topic::TopicFilter;
+use crate::topic::TopicName;
 use crate::types::{PacketId, QoS, QosPid};
 use alloc::vec::Vec;
+use core::num::NonZeroU16;
 
 impl Client {
     /// Publishes `message`. QoS 0 completes once written; QoS 1 and 2 once the server
@@ -293,8 +296,17 @@ impl Client {
         if publish.retain && !self.limits.retain_available {
             return Err(PublishError::RetainNotSupported);
         }
-        if publish.properties.topic_alias.is_some() {
-            return Err(PublishError::PropertyNotAllowed("topic alias"));
+        if let Some(alias) = publish.properties.topic_alias {
+            if self.config.topic_alias_mode != TopicAliasMode::Manual {
+                return Err(PublishError::PropertyNotAllowed("topic alias"));
+            }
+            // [MQTT-3.2.2-17] never above the server's Topic Alias Maximum.
+            if alias.get() > self.limits.topic_alias_maximum {
+                return Err(PublishError::TopicAliasTooLarge {
+                    alias: alias.get(),
+                    maximum: self.limits.topic_alias_maximum,
+                });
+            }
         }
         if !publish.properties.subscription_identifiers.is_empty() {
             return Err(PublishError::PropertyNotAllowed("subscription identifier"));
@@ -376,7 +388,7 @@ impl Client {
         } = queued;
         let qos = publish.qos();
         if qos == QoS::AtMostOnce {
-            self.send_publish(&publish);
+            self.send_new_publish(&mut publish);
             self.events
                 .push_back(Event::Published { id, result: Ok(()) });
             return Ok(());
@@ -386,7 +398,7 @@ impl Client {
         };
         publish.qos_pid = QosPid::new(qos, Some(packet_id)).unwrap_or_default();
         publish.dup = false;
-        self.send_publish(&publish);
+        self.send_new_publish(&mut publish);
         let seq = self.session.next_seq();
         self.session.insert_publish(
             packet_id,
@@ -400,6 +412,48 @@ impl Client {
             },
         );
         Ok(())
+    }
+
+    /// Writes a message's first PUBLISH, with a Topic Alias when the mode and the
+    /// server allow one. `publish` keeps its full topic and loses any alias: a re-sent
+    /// PUBLISH never uses one, as aliases end with their connection ([MQTT-3.3.2-7]).
+    fn send_new_publish(&mut self, publish: &mut Publish) {
+        let chosen = publish.properties.topic_alias.take();
+        match self.alias_for(publish, chosen) {
+            Some(alias) => {
+                let mut wire = publish.clone();
+                match alias {
+                    AliasUse::Known(alias) => {
+                        wire.topic = TopicName::empty();
+                        wire.properties.topic_alias = Some(alias);
+                    }
+                    AliasUse::Set(alias) => wire.properties.topic_alias = Some(alias),
+                }
+                self.send_part(&wire);
+            }
+            None => self.send_publish(publish),
+        }
+    }
+
+    /// The alias to send `publish` with, if any.
+    fn alias_for(&mut self, publish: &Publish, chosen: Option<NonZeroU16>) -> Option<AliasUse> {
+        if !self.config.version.is_v5() {
+            return None;
+        }
+        // Setting an alias adds up to 4 bytes (the property and its length): never
+        // past the server's Maximum Packet Size ([MQTT-3.2.2-15]).
+        if let Some(maximum) = self.limits.maximum_packet_size {
+            if encoded_len_of(publish, self.config.version) + 4 > maximum as usize {
+                return None;
+            }
+        }
+        match self.config.topic_alias_mode {
+            TopicAliasMode::Off => None,
+            TopicAliasMode::Auto => self.outbound_aliases.auto(&publish.topic),
+            TopicAliasMode::Manual => {
+                chosen.and_then(|alias| self.outbound_aliases.manual(alias, &publish.topic))
+            }
+        }
     }
 
     /// Writes a PUBLISH. Without properties, the common case, its layout is fixed and
