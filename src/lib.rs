@@ -84,11 +84,11 @@ mod topic;
 mod types;
 
 pub use client::{
-    Client, ClientConfig, ConfigError, Connected, CredentialsFailure, DisconnectReason, Event,
-    FailureClass, Jitter, Message, PublishError, PublishFailure, PublishId, QueueOverflow,
-    ReconnectPolicy, ServerLimits, SessionLostPolicy, State, StateError, Stats, SubscribeError,
-    SubscribeId, TopicAliasMode, TransportFailure, UnsubscribeId, classify_connack,
-    classify_disconnect, classify_end,
+    AckError, Client, ClientConfig, ConfigError, Connected, CredentialsFailure, DeliveryId,
+    DisconnectReason, Event, FailureClass, Jitter, Message, PublishError, PublishFailure,
+    PublishId, QueueOverflow, ReconnectPolicy, ServerLimits, SessionLostPolicy, State, StateError,
+    Stats, SubscribeError, SubscribeId, TopicAliasMode, TransportFailure, UnsubscribeId,
+    classify_connack, classify_disconnect, classify_end,
 };
 pub use codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,

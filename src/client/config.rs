@@ -77,6 +77,10 @@ pub struct ClientConfig {
     pub request_problem_information: Option<bool>,
     /// 5.0: User Properties of CONNECT.
     pub user_properties: UserProperties,
+    /// Incoming QoS 1/2 messages are acknowledged only when the application calls
+    /// [`Client::ack`](super::Client::ack); until then they count against
+    /// `receive_maximum`.
+    pub manual_acks: bool,
     /// How long to wait for CONNACK after the transport opens.
     pub connack_timeout: Duration,
     /// A local cap on outgoing QoS 1/2 messages in flight; the server's Receive
@@ -136,6 +140,7 @@ impl ClientConfig {
             request_response_information: false,
             request_problem_information: None,
             user_properties: UserProperties::new(),
+            manual_acks: false,
             connack_timeout: Duration::from_secs(10),
             max_inflight: NonZeroU16::MAX,
             max_queued: 1024,

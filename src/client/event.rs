@@ -63,6 +63,9 @@ pub struct Message {
     pub retain: bool,
     /// Incoming only: the server marked it as a re-delivery.
     pub dup: bool,
+    /// Incoming QoS 1/2 in manual acknowledgement mode: the handle to pass to
+    /// [`Client::ack`](super::Client::ack).
+    pub delivery: Option<super::DeliveryId>,
     /// MQTT 5 properties.
     pub properties: PropertyBox<PublishProperties>,
 }
@@ -76,6 +79,7 @@ impl Message {
             qos,
             retain: false,
             dup: false,
+            delivery: None,
             properties: PropertyBox::new(),
         }
     }
@@ -87,6 +91,7 @@ impl Message {
             payload: p.payload,
             retain: p.retain,
             dup: p.dup,
+            delivery: None,
             properties: p.properties,
         }
     }

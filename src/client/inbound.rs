@@ -147,8 +147,10 @@ impl Client {
     /// Session Present 0 while the client held session state: [MQTT-3.2.2-5] the state
     /// is discarded, and the policy says what becomes of it.
     fn session_lost(&mut self) {
-        // The server's QoS 2 state went with the session.
+        // The server's QoS 2 state went with the session, and no acknowledgement is
+        // owed for what it sent before.
         self.session.incoming_qos2.clear();
+        self.pending_acks.clear();
         let pids = self.session.publishes_in_order();
         let in_flight = pids.len();
         let subscriptions = core::mem::take(&mut self.session.subscriptions);
@@ -202,6 +204,22 @@ impl Client {
         if !self.resolve_topic_alias(&mut publish) {
             return;
         }
+        let manual = self.config.manual_acks;
+        if let (true, Some(packet_id)) = (manual, publish.packet_id()) {
+            let pid = packet_id.get();
+            let qos = publish.qos();
+            if qos == QoS::ExactlyOnce && self.session.incoming_qos2.contains(&pid) {
+                // Acknowledged already: a repeat before PUBREL gets PUBREC again
+                // ([MQTT-4.3.3-10]).
+                self.send_ack(0x50, packet_id);
+                return;
+            }
+            if !self.pending_acks.waits(pid, qos) && !self.within_receive_maximum() {
+                return;
+            }
+            self.deliver_for_ack(publish, pid);
+            return;
+        }
         match publish.qos_pid {
             QosPid::AtMostOnce => self.deliver(publish),
             QosPid::AtLeastOnce(packet_id) => {
@@ -218,18 +236,7 @@ impl Client {
                     self.send_ack(0x50, packet_id);
                     return;
                 }
-                // Our Receive Maximum: QoS 1 messages are acknowledged as they arrive,
-                // so the QoS 2 ones awaiting PUBREL are what is in flight.
-                // 3.1.1 has no Receive Maximum: the server was never told one.
-                let receive_maximum = usize::from(self.config.receive_maximum.get());
-                if self.config.version.is_v5()
-                    && self.session.incoming_qos2.len() >= receive_maximum
-                {
-                    self.protocol_violation(
-                        ReasonCode::ReceiveMaximumExceeded,
-                        None,
-                        "server exceeded the client's receive maximum",
-                    );
+                if !self.within_receive_maximum() {
                     return;
                 }
                 self.session.incoming_qos2.insert(pid);
@@ -238,6 +245,26 @@ impl Client {
                 self.send_ack(0x50, packet_id);
             }
         }
+    }
+
+    /// Room for one more incoming QoS 1/2 message under the client's Receive Maximum;
+    /// false when the server exceeded it (and the connection is closing). In flight
+    /// are the QoS 2 messages awaiting PUBREL and, with manual acknowledgement, the
+    /// messages the application has not acknowledged; 3.1.1 has no Receive Maximum, the
+    /// server was never told one.
+    fn within_receive_maximum(&mut self) -> bool {
+        let in_flight = self.session.incoming_qos2.len() + self.pending_acks.len();
+        if self.config.version.is_v5()
+            && in_flight >= usize::from(self.config.receive_maximum.get())
+        {
+            self.protocol_violation(
+                ReasonCode::ReceiveMaximumExceeded,
+                None,
+                "server exceeded the client's receive maximum",
+            );
+            return false;
+        }
+        true
     }
 
     /// Applies an incoming Topic Alias; false when it broke the protocol (and the

@@ -1,6 +1,7 @@
 //! The client role machine: one long-lived [`Client`] that owns the session across
 //! network connections.
 
+mod acks;
 mod alias;
 mod config;
 mod error;
@@ -10,6 +11,7 @@ mod outbound;
 mod queue;
 mod reconnect;
 
+pub use acks::{AckError, DeliveryId};
 pub use alias::TopicAliasMode;
 pub use config::{ClientConfig, ConfigError, QueueOverflow, SessionLostPolicy};
 pub use error::{PublishError, StateError, SubscribeError};
@@ -131,6 +133,8 @@ pub struct Client {
     last_received: Instant,
     /// A PINGREQ went out and no byte arrived since.
     ping_outstanding: bool,
+    /// Incoming messages the application has not acknowledged (manual mode).
+    pending_acks: acks::PendingAcks,
     /// The Topic Aliases this client set on this connection.
     outbound_aliases: alias::OutboundAliases,
     /// Topics of the Topic Aliases the server set on this connection, by alias - 1.
@@ -164,6 +168,7 @@ impl Client {
             last_sent: Instant::ZERO,
             last_received: Instant::ZERO,
             ping_outstanding: false,
+            pending_acks: acks::PendingAcks::default(),
             outbound_aliases: alias::OutboundAliases::default(),
             inbound_aliases: Vec::new(),
             expect_session: false,
