@@ -109,7 +109,10 @@ fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
         p.events(),
         vec![Event::Published {
             id,
-            result: Err(PublishFailure::Rejected(ReasonCode::NotAuthorized))
+            result: Err(PublishFailure::Rejected {
+                reason_code: ReasonCode::NotAuthorized,
+                reason_string: None
+            })
         }]
     );
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
@@ -137,7 +140,10 @@ fn mqtt_4_4_0_2_v5_pubrec_error_reason_fails_without_pubrel() {
         published(&p.events()),
         vec![(
             failed,
-            Err(PublishFailure::Rejected(ReasonCode::QuotaExceeded))
+            Err(PublishFailure::Rejected {
+                reason_code: ReasonCode::QuotaExceeded,
+                reason_string: None
+            })
         )]
     );
     // No PUBREL; the slot it held goes to the next message.
@@ -475,4 +481,25 @@ fn acks_and_other_packets_in_any_split_complete_the_same_way() {
             assert_eq!(p.client.stats().in_flight, 0);
         }
     }
+}
+
+#[test]
+fn a_rejecting_ack_surfaces_its_reason_string() {
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
+    p.sent();
+    let mut ack = PubAck::new(pid(1));
+    ack.reason_code = PubAckReasonCode::QuotaExceeded;
+    ack.properties.reason_string = Some(s("over quota"));
+    p.send(ack);
+    assert_eq!(
+        published(&p.events()),
+        vec![(
+            id,
+            Err(PublishFailure::Rejected {
+                reason_code: ReasonCode::QuotaExceeded,
+                reason_string: Some(s("over quota")),
+            })
+        )]
+    );
 }

@@ -133,7 +133,8 @@ fn mqtt_4_4_0_1_mqtt_4_6_0_1_mqtt_3_3_1_1_resume_resends_in_order_byte_exact() {
         );
         assert!(events.contains(&Event::Subscribed {
             id: f,
-            results: vec![SubAckReasonCode::GrantedQoS1]
+            results: vec![SubAckReasonCode::GrantedQoS1],
+            properties: PropertyBox::new(),
         }));
         done.record(&events);
         done.assert_once(&[a, b, c, d, e]);

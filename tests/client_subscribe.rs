@@ -166,7 +166,14 @@ fn mqtt_3_9_3_1_subscribed_event_has_per_filter_results_and_tracking_follows() {
             SubAckReasonCode::GrantedQoS0,
         ];
         p.send(SubAck::new(pid(1), results.clone()));
-        assert_eq!(p.events(), vec![Event::Subscribed { id, results }]);
+        assert_eq!(
+            p.events(),
+            vec![Event::Subscribed {
+                id,
+                results,
+                properties: PropertyBox::new()
+            }]
+        );
         assert_eq!(
             tracked(&p),
             vec![
@@ -191,7 +198,8 @@ fn failed_resubscription_drops_the_filter() {
         events.last(),
         Some(&Event::Subscribed {
             id,
-            results: vec![SubAckReasonCode::NotAuthorized]
+            results: vec![SubAckReasonCode::NotAuthorized],
+            properties: PropertyBox::new(),
         })
     );
     assert_eq!(
@@ -220,7 +228,8 @@ fn unsubscribe_completes_and_removes_tracking() {
             p.events(),
             vec![Event::Unsubscribed {
                 id,
-                results: vec![UnsubAckReasonCode::Success]
+                results: vec![UnsubAckReasonCode::Success],
+                properties: PropertyBox::new(),
             }]
         );
         assert_eq!(
@@ -241,7 +250,14 @@ fn v5_unsubscribe_results_per_filter() {
         UnsubAckReasonCode::NoSubscriptionExisted,
     ];
     p.send(UnsubAck::new(pid(2), results.clone()));
-    assert_eq!(p.events(), vec![Event::Unsubscribed { id, results }]);
+    assert_eq!(
+        p.events(),
+        vec![Event::Unsubscribed {
+            id,
+            results,
+            properties: PropertyBox::new()
+        }]
+    );
     // "b" was refused, so the server still has it.
     assert_eq!(
         tracked(&p),
@@ -360,11 +376,13 @@ fn subscribe_while_disconnected_goes_out_after_connack() {
             vec![
                 Event::Subscribed {
                     id: sub,
-                    results: vec![SubAckReasonCode::GrantedQoS1]
+                    results: vec![SubAckReasonCode::GrantedQoS1],
+                    properties: PropertyBox::new(),
                 },
                 Event::Unsubscribed {
                     id: unsub,
-                    results: vec![unsub_result]
+                    results: vec![unsub_result],
+                    properties: PropertyBox::new(),
                 }
             ]
         );
@@ -393,8 +411,28 @@ fn unacknowledged_subscribe_is_sent_again_on_the_next_connection() {
             p.events(),
             vec![Event::Subscribed {
                 id,
-                results: vec![SubAckReasonCode::GrantedQoS1]
+                results: vec![SubAckReasonCode::GrantedQoS1],
+                properties: PropertyBox::new(),
             }]
         );
     }
+}
+
+#[test]
+fn suback_reason_string_and_user_properties_are_surfaced() {
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let id = p.subscribe(vec![subscription("a", QoS::AtLeastOnce)]);
+    p.sent();
+    let mut ack = SubAck::new(pid(1), vec![SubAckReasonCode::NotAuthorized]);
+    ack.properties.reason_string = Some(s("no"));
+    ack.properties.user_properties.push(s("who"), s("admin"));
+    p.send(ack.clone());
+    assert_eq!(
+        p.events(),
+        vec![Event::Subscribed {
+            id,
+            results: vec![SubAckReasonCode::NotAuthorized],
+            properties: ack.properties,
+        }]
+    );
 }

@@ -1,8 +1,8 @@
 //! What a [`Client`](super::Client) reports: events, handles and the values they carry.
 
 use crate::codec::{
-    ConnAckProperties, ConnectReasonCode, DecodeError, DisconnectReasonCode, PropertyBox, Publish,
-    PublishProperties, ReasonCode, SubAckReasonCode, UnsubAckReasonCode,
+    AckProperties, ConnAckProperties, ConnectReasonCode, DecodeError, DisconnectReasonCode,
+    PropertyBox, Publish, PublishProperties, ReasonCode, SubAckReasonCode, UnsubAckReasonCode,
 };
 use crate::string::MqttString;
 use crate::topic::{TopicFilter, TopicName};
@@ -236,7 +236,12 @@ pub enum DisconnectReason {
 #[non_exhaustive]
 pub enum PublishFailure {
     /// The server answered with a reason code of 0x80 or above.
-    Rejected(ReasonCode),
+    Rejected {
+        /// The reason code of the PUBACK, PUBREC or PUBCOMP.
+        reason_code: ReasonCode,
+        /// Its Reason String, if the server sent one.
+        reason_string: Option<MqttString>,
+    },
     /// The server lost the session while the message was in flight, and the policy is
     /// [`SessionLostPolicy::Fail`](super::SessionLostPolicy::Fail).
     SessionLost,
@@ -282,6 +287,8 @@ pub enum Event {
         id: SubscribeId,
         /// One result per filter, in order: the granted QoS or the failure.
         results: Vec<SubAckReasonCode>,
+        /// The SUBACK's Reason String and User Properties (5.0).
+        properties: PropertyBox<AckProperties>,
     },
     /// The automatic re-subscription after a lost session completed.
     Resubscribed {
@@ -294,6 +301,8 @@ pub enum Event {
         id: UnsubscribeId,
         /// One result per filter (3.1.1: all `Success`).
         results: Vec<UnsubAckReasonCode>,
+        /// The UNSUBACK's Reason String and User Properties (5.0).
+        properties: PropertyBox<AckProperties>,
     },
     /// The connection ended. The driver closes the transport after writing what
     /// `poll_transmit` still gives; the session stays for the next connection.

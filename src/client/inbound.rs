@@ -309,7 +309,8 @@ impl Client {
         let pid = ack.packet_id.get();
         let expected = |o: &Outgoing| o.publish.qos() == QoS::AtLeastOnce;
         let what = "PUBACK for no QoS 1 PUBLISH in flight";
-        self.complete_acknowledged(pid, expected, ack.reason_code.into(), what);
+        let reason_string = ack.properties.reason_string.clone();
+        self.complete_acknowledged(pid, expected, ack.reason_code.into(), reason_string, what);
     }
 
     /// Completes the message holding `pid` when `expected` holds of it, failed when
@@ -320,13 +321,17 @@ impl Client {
         pid: u16,
         expected: impl Fn(&Outgoing) -> bool,
         code: ReasonCode,
+        reason_string: Option<crate::string::MqttString>,
         what: &'static str,
     ) {
         if !self.session.publish(pid).is_some_and(expected) {
             return self.protocol_error(what);
         }
         let result = if code.is_error() {
-            Err(PublishFailure::Rejected(code))
+            Err(PublishFailure::Rejected {
+                reason_code: code,
+                reason_string,
+            })
         } else {
             Ok(())
         };
@@ -350,7 +355,10 @@ impl Client {
         };
         if rec.reason_code.is_error() {
             // [MQTT-4.4.0-2] acknowledged as failed; no PUBREL follows.
-            let result = Err(PublishFailure::Rejected(rec.reason_code.into()));
+            let result = Err(PublishFailure::Rejected {
+                reason_code: rec.reason_code.into(),
+                reason_string: rec.properties.reason_string.clone(),
+            });
             self.complete(pid, result);
             return;
         }
@@ -372,7 +380,8 @@ impl Client {
         let pid = comp.packet_id.get();
         let expected = |o: &Outgoing| o.released;
         let what = "PUBCOMP for no PUBREL in flight";
-        self.complete_acknowledged(pid, expected, comp.reason_code.into(), what);
+        let reason_string = comp.properties.reason_string.clone();
+        self.complete_acknowledged(pid, expected, comp.reason_code.into(), reason_string, what);
     }
 
     /// An outgoing QoS 1/2 message is done: a send slot opens for the queue.
@@ -427,6 +436,7 @@ impl Client {
             Some(id) => Event::Subscribed {
                 id,
                 results: ack.reason_codes,
+                properties: ack.properties,
             },
             None => Event::Resubscribed {
                 results: packet
@@ -461,7 +471,11 @@ impl Client {
                 self.session.subscriptions.remove(filter);
             }
         }
-        self.events.push_back(Event::Unsubscribed { id, results });
+        self.events.push_back(Event::Unsubscribed {
+            id,
+            results,
+            properties: ack.properties,
+        });
         // The identifier is free again: a message may have waited for it.
         self.pump();
     }
