@@ -25,6 +25,17 @@
 //! feature). Simulated time is plain arithmetic: `Instant::ZERO + Duration::from_secs(90)`.
 //! A `now` earlier than one already seen counts as the latest one seen.
 //!
+//! # Persistence
+//!
+//! [`Client::export_session`] writes the session — messages in flight and queued,
+//! requests awaiting their acknowledgement, incoming QoS 2 state, subscriptions — to a
+//! small versioned binary format, and [`Client::restore`] builds a new client from it
+//! after a process restart, with the QoS 1/2 guarantees kept; truncated or corrupt
+//! input is a typed [`RestoreError`]. Persist write-ahead: after every input or command
+//! that returned a handle, acknowledged a message, produced an event or left bytes to
+//! transmit, and before writing those bytes; [`Client::export_session`] says exactly
+//! when and why.
+//!
 //! # Decoding a byte stream
 //!
 //! ```
@@ -84,11 +95,11 @@ mod topic;
 mod types;
 
 pub use client::{
-    AckError, Client, ClientConfig, ConfigError, Connected, CredentialsFailure, DeliveryId,
-    DisconnectReason, Event, FailureClass, Jitter, Message, PublishError, PublishFailure,
-    PublishId, QueueOverflow, ReconnectPolicy, ServerLimits, SessionLostPolicy, State, StateError,
-    Stats, SubscribeError, SubscribeId, TopicAliasMode, TransportFailure, UnsubscribeId,
-    classify_connack, classify_disconnect, classify_end,
+    AckError, AuthError, Client, ClientConfig, ConfigError, Connected, CredentialsFailure,
+    DeliveryId, DisconnectReason, Event, FailureClass, Jitter, Message, PublishError,
+    PublishFailure, PublishId, QueueOverflow, ReconnectPolicy, ServerLimits, SessionLostPolicy,
+    State, StateError, Stats, SubscribeError, SubscribeId, TopicAliasMode, TransportFailure,
+    UnsubscribeId, classify_connack, classify_disconnect, classify_end,
 };
 pub use codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,
@@ -100,6 +111,7 @@ pub use codec::{
     Subscription, SubscriptionIds, UnsubAck, UnsubAckReasonCode, Unsubscribe,
     UnsubscribeProperties, UserProperties, Will, WillProperties,
 };
+pub use session::persist::RestoreError;
 pub use string::{MqttString, StringError};
 pub use time::Instant;
 pub use topic::{TopicError, TopicFilter, TopicName};

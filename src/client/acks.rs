@@ -88,6 +88,16 @@ impl PendingAcks {
         self.qos1.clear();
         self.qos2.clear();
     }
+
+    /// The last delivery handle given out (session persistence).
+    pub(super) fn last_delivery(&self) -> u64 {
+        self.next
+    }
+
+    /// Continues the delivery handles after `last` (session persistence).
+    pub(super) fn set_last_delivery(&mut self, last: u64) {
+        self.next = last;
+    }
 }
 
 impl Client {

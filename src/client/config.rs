@@ -77,6 +77,11 @@ pub struct ClientConfig {
     pub request_problem_information: Option<bool>,
     /// 5.0: User Properties of CONNECT.
     pub user_properties: UserProperties,
+    /// 5.0: the enhanced authentication method (SCRAM-SHA-256, ...), which turns on
+    /// the AUTH exchange.
+    pub authentication_method: Option<MqttString>,
+    /// 5.0: the first Authentication Data, sent in CONNECT.
+    pub authentication_data: Option<Bytes>,
     /// Incoming QoS 1/2 messages are acknowledged only when the application calls
     /// [`Client::ack`](super::Client::ack); until then they count against
     /// `receive_maximum`.
@@ -140,6 +145,8 @@ impl ClientConfig {
             request_response_information: false,
             request_problem_information: None,
             user_properties: UserProperties::new(),
+            authentication_method: None,
+            authentication_data: None,
             manual_acks: false,
             connack_timeout: Duration::from_secs(10),
             max_inflight: NonZeroU16::MAX,
@@ -173,7 +180,8 @@ impl ClientConfig {
                 request_response_information: self.request_response_information.then_some(true),
                 request_problem_information: self.request_problem_information,
                 user_properties: self.user_properties.clone(),
-                ..ConnectProperties::default()
+                authentication_method: self.authentication_method.clone(),
+                authentication_data: self.authentication_data.clone(),
             };
             connect.properties = props.into();
         }

@@ -229,6 +229,8 @@ pub enum DisconnectReason {
     AttemptTimeout,
     /// The application called `disconnect`.
     ByClient,
+    /// A re-authentication got no answer in time.
+    AuthTimeout,
 }
 
 /// Why a publish failed.
@@ -303,6 +305,19 @@ pub enum Event {
         results: Vec<UnsubAckReasonCode>,
         /// The UNSUBACK's Reason String and User Properties (5.0).
         properties: PropertyBox<AckProperties>,
+    },
+    /// The server's step of enhanced authentication: answer with
+    /// [`Client::auth_continue`](super::Client::auth_continue).
+    AuthChallenge {
+        /// The server's Authentication Data.
+        data: Option<Bytes>,
+        /// Part of a re-authentication (connected), not of connecting.
+        reauthentication: bool,
+    },
+    /// Re-authentication succeeded.
+    Reauthenticated {
+        /// The server's Authentication Data.
+        data: Option<Bytes>,
     },
     /// The connection ended. The driver closes the transport after writing what
     /// `poll_transmit` still gives; the session stays for the next connection.

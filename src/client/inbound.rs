@@ -22,6 +22,7 @@ impl Client {
             // which this client does not negotiate).
             match packet {
                 Packet::ConnAck(connack) => self.on_connack(connack),
+                Packet::Auth(auth) => self.on_auth(auth),
                 _ => self.protocol_error("packet before CONNACK"),
             }
             return;
@@ -38,8 +39,7 @@ impl Client {
             Packet::Disconnect(disconnect) => self.on_disconnect(disconnect),
             // [MQTT-3.2.0-2] one CONNACK per connection.
             Packet::ConnAck(_) => self.protocol_error("second CONNACK"),
-            // [MQTT-4.12.0-6] no AUTH when CONNECT had no Authentication Method.
-            Packet::Auth(_) => self.protocol_error("AUTH without an authentication method"),
+            Packet::Auth(auth) => self.on_auth(auth),
             // The client decoder refuses the packets only a client sends.
             _ => self.protocol_error("unexpected packet"),
         }
@@ -61,6 +61,9 @@ impl Client {
         // session state) closes the connection.
         if connack.session_present && self.config.clean_start {
             self.protocol_error("session present after clean start");
+            return;
+        }
+        if !self.auth_connack(props.authentication_method.as_ref()) {
             return;
         }
         self.connack_deadline = None;

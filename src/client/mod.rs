@@ -3,16 +3,19 @@
 
 mod acks;
 mod alias;
+mod auth;
 mod config;
 mod error;
 mod event;
 mod inbound;
 mod outbound;
+mod persist;
 mod queue;
 mod reconnect;
 
 pub use acks::{AckError, DeliveryId};
 pub use alias::TopicAliasMode;
+pub use auth::AuthError;
 pub use config::{ClientConfig, ConfigError, QueueOverflow, SessionLostPolicy};
 pub use error::{PublishError, StateError, SubscribeError};
 pub use event::{
@@ -133,6 +136,10 @@ pub struct Client {
     last_received: Instant,
     /// A PINGREQ went out and no byte arrived since.
     ping_outstanding: bool,
+    /// Where enhanced authentication stands.
+    auth_state: auth::AuthState,
+    /// When a re-authentication must have succeeded.
+    auth_deadline: Option<Instant>,
     /// Incoming messages the application has not acknowledged (manual mode).
     pending_acks: acks::PendingAcks,
     /// The Topic Aliases this client set on this connection.
@@ -168,6 +175,8 @@ impl Client {
             last_sent: Instant::ZERO,
             last_received: Instant::ZERO,
             ping_outstanding: false,
+            auth_state: auth::AuthState::Idle,
+            auth_deadline: None,
             pending_acks: acks::PendingAcks::default(),
             outbound_aliases: alias::OutboundAliases::default(),
             inbound_aliases: Vec::new(),
@@ -335,6 +344,7 @@ impl Client {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance_clock(now);
         self.reconnect_timeout();
+        self.auth_timeout();
         let now = self.now;
         match self.state {
             State::Disconnected => {}
@@ -411,7 +421,12 @@ impl Client {
             State::Disconnected => None,
             State::Connecting => self.connack_deadline,
             State::Connected if self.keep_alive.is_zero() => None,
-            State::Connected => Some(self.ping_deadline().min(self.receive_deadline())),
+            State::Connected => Some(
+                self.ping_deadline().min(self.receive_deadline()).min(
+                    self.auth_deadline
+                        .unwrap_or(Instant::from_duration(Duration::MAX)),
+                ),
+            ),
         };
         match (connection, self.reconnect_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -488,6 +503,8 @@ impl Client {
     fn close(&mut self, reason: DisconnectReason) {
         self.state = State::Disconnected;
         self.connack_deadline = None;
+        self.auth_state = auth::AuthState::Idle;
+        self.auth_deadline = None;
         self.rx.clear();
         let schedule = reason != DisconnectReason::ByClient;
         self.events.push_back(Event::Disconnected {

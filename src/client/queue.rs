@@ -55,6 +55,11 @@ impl Queue {
         self.bytes
     }
 
+    /// The waiting messages, oldest first.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Queued> {
+        self.items.iter()
+    }
+
     pub(super) fn front(&self) -> Option<&Queued> {
         self.items.front()
     }

@@ -10,6 +10,8 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 
+pub(crate) mod persist;
+
 /// An outgoing QoS 1 or 2 PUBLISH that has been sent and not yet completed.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {

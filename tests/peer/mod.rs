@@ -69,6 +69,18 @@ impl Peer {
         }
     }
 
+    /// The harness around an existing client (one restored from an exported session,
+    /// say) speaking `version`; the clock at zero, no transport open.
+    pub fn from_client(client: Client, version: ProtocolVersion) -> Self {
+        Peer {
+            client,
+            now: Instant::ZERO,
+            version,
+            server: Decoder::for_server(),
+            from_client: BytesMut::new(),
+        }
+    }
+
     /// A client with the default configuration for `version`.
     pub fn with_version(version: ProtocolVersion) -> Self {
         Peer::new(ClientConfig::new(version, client_id()))
