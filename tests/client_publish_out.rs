@@ -503,3 +503,22 @@ fn a_rejecting_ack_surfaces_its_reason_string() {
         )]
     );
 }
+
+#[test]
+fn a_publish_beyond_the_protocols_largest_packet_is_refused_even_without_a_server_limit() {
+    for version in VERSIONS {
+        let mut p = Peer::connected(version);
+        // A zeroed allocation: the pages are never touched.
+        let payload = bytes::Bytes::from(vec![0u8; MAX_REMAINING_LENGTH as usize]);
+        let m = Message::new(topic("t"), payload, QoS::AtLeastOnce);
+        assert!(matches!(
+            p.client.publish(p.now, m),
+            Err(PublishError::PacketTooLarge {
+                maximum: MAX_PACKET_SIZE,
+                ..
+            })
+        ));
+        assert!(p.sent_bytes().is_empty());
+        assert_eq!(p.client.stats().in_flight, 0);
+    }
+}

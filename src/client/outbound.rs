@@ -312,7 +312,9 @@ impl Client {
             return Err(PublishError::PropertyNotAllowed("subscription identifier"));
         }
         crate::codec::Body::check(publish, self.config.version).map_err(PublishError::Invalid)?;
-        match self.oversize(publish) {
+        let may_be_huge = publish.payload.len() >= (crate::codec::MAX_PACKET_SIZE / 2) as usize
+            || !publish.properties.is_empty();
+        match self.oversize(publish, may_be_huge) {
             Some((size, maximum)) => Err(PublishError::PacketTooLarge { size, maximum }),
             None => Ok(()),
         }
@@ -320,7 +322,7 @@ impl Client {
 
     fn check_request<P: crate::codec::Body>(&self, packet: &P) -> Result<(), SubscribeError> {
         crate::codec::Body::check(packet, self.config.version).map_err(SubscribeError::Invalid)?;
-        match self.oversize(packet) {
+        match self.oversize(packet, true) {
             Some((size, maximum)) => Err(SubscribeError::PacketTooLarge { size, maximum }),
             None => Ok(()),
         }
@@ -328,8 +330,20 @@ impl Client {
 
     /// [MQTT-3.2.2-15] the client never sends a packet larger than the server's
     /// Maximum Packet Size: the size and the maximum when `packet` would be.
-    fn oversize<P: crate::codec::Body>(&self, packet: &P) -> Option<(usize, u32)> {
-        let maximum = self.limits.maximum_packet_size?;
+    ///
+    /// Without a server limit the protocol's own applies (a Remaining Length of at most
+    /// 268,435,455); `may_be_huge` says whether the packet could come near it (a
+    /// PUBLISH only with a huge payload or with properties).
+    fn oversize<P: crate::codec::Body>(
+        &self,
+        packet: &P,
+        may_be_huge: bool,
+    ) -> Option<(usize, u32)> {
+        let maximum = match self.limits.maximum_packet_size {
+            Some(maximum) => maximum,
+            None if may_be_huge => crate::codec::MAX_PACKET_SIZE,
+            None => return None,
+        };
         let size = encoded_len_of(packet, self.config.version);
         (size > maximum as usize).then_some((size, maximum))
     }
