@@ -249,7 +249,8 @@ fn a_bad_authentication_method_refusal_is_reported() {
             reason: DisconnectReason::Refused {
                 reason_code: ConnectReasonCode::BadAuthenticationMethod,
                 reason_string: None,
-                server_reference: None
+                server_reference: None,
+                user_properties: UserProperties::new(),
             }
         }]
     );

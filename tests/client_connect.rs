@@ -190,6 +190,7 @@ fn refused(reason_code: ConnectReasonCode) -> Vec<Event> {
         reason_code,
         reason_string: None,
         server_reference: None,
+        user_properties: UserProperties::new(),
     })
 }
 
@@ -248,6 +249,7 @@ fn refused_connack_v5_carries_reason_string_and_server_reference() {
             reason_code: ConnectReasonCode::UseAnotherServer,
             reason_string: Some(s("maintenance")),
             server_reference: Some(s("other.example:1883")),
+            user_properties: UserProperties::new(),
         })
     );
 }

@@ -181,6 +181,7 @@ fn v5_server_disconnect_surfaces_reason_string_and_reference() {
             reason_code: DisconnectReasonCode::UseAnotherServer,
             reason_string: Some(s("rebalancing")),
             server_reference: Some(s("b.example:1883")),
+            user_properties: UserProperties::new(),
         })
     );
     assert_eq!(p.client.state(), State::Disconnected);
@@ -209,6 +210,7 @@ fn v5_server_disconnect_reason_codes() {
                 reason_code: code,
                 reason_string: None,
                 server_reference: None,
+                user_properties: UserProperties::new(),
             }),
             "{code:?}"
         );
@@ -432,5 +434,24 @@ fn disconnect_with_a_server_only_reason_code_is_refused() {
         }
         assert!(p.sent_bytes().is_empty());
         assert!(p.client.is_connected());
+    }
+}
+
+#[test]
+fn a_server_disconnect_surfaces_its_user_properties() {
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let mut disconnect = Disconnect::new(DisconnectReasonCode::AdministrativeAction);
+    disconnect
+        .properties
+        .user_properties
+        .push(s("by"), s("operator"));
+    p.send(disconnect);
+    match disconnect_reasons(&p.events()).as_slice() {
+        [
+            DisconnectReason::ByServer {
+                user_properties, ..
+            },
+        ] => assert_eq!(user_properties.get("by"), Some("operator")),
+        other => panic!("{other:?}"),
     }
 }

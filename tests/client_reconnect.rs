@@ -71,6 +71,7 @@ fn refused(code: ConnectReasonCode, server_reference: Option<&str>) -> Disconnec
         reason_code: code,
         reason_string: None,
         server_reference: server_reference.map(s),
+        user_properties: UserProperties::new(),
     }
 }
 
@@ -79,6 +80,7 @@ fn by_server(code: DisconnectReasonCode, server_reference: Option<&str>) -> Disc
         reason_code: code,
         reason_string: None,
         server_reference: server_reference.map(s),
+        user_properties: UserProperties::new(),
     }
 }
 

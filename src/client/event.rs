@@ -3,6 +3,7 @@
 use crate::codec::{
     AckProperties, ConnAckProperties, ConnectReasonCode, DecodeError, DisconnectReasonCode,
     PropertyBox, Publish, PublishProperties, ReasonCode, SubAckReasonCode, UnsubAckReasonCode,
+    UserProperties,
 };
 use crate::string::MqttString;
 use crate::topic::{TopicFilter, TopicName};
@@ -201,6 +202,8 @@ pub enum DisconnectReason {
         reason_string: Option<MqttString>,
         /// Another server to use.
         server_reference: Option<MqttString>,
+        /// Its User Properties.
+        user_properties: UserProperties,
     },
     /// The server sent DISCONNECT.
     ByServer {
@@ -210,6 +213,8 @@ pub enum DisconnectReason {
         reason_string: Option<MqttString>,
         /// Another server to use.
         server_reference: Option<MqttString>,
+        /// Its User Properties.
+        user_properties: UserProperties,
     },
     /// The server broke the protocol; the client closed the connection, after a
     /// DISCONNECT with `reason_code` in MQTT 5.0.

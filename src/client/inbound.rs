@@ -52,6 +52,7 @@ impl Client {
                 reason_code: connack.reason_code,
                 reason_string: props.reason_string.clone(),
                 server_reference: props.server_reference.clone(),
+                user_properties: props.user_properties.clone(),
             };
             // [MQTT-4.13.2-1] a CONNACK of 0x80 or above means the connection is over.
             self.close(reason);
@@ -489,6 +490,7 @@ impl Client {
             reason_code: disconnect.reason_code,
             reason_string: props.reason_string.clone(),
             server_reference: props.server_reference.clone(),
+            user_properties: props.user_properties.clone(),
         });
     }
 }

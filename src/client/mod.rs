@@ -286,6 +286,7 @@ impl Client {
                     reason_code: crate::codec::ConnectReasonCode::UnsupportedProtocolVersion,
                     reason_string: None,
                     server_reference: None,
+                    user_properties: crate::codec::UserProperties::new(),
                 });
                 return;
             }
