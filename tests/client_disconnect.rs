@@ -455,3 +455,21 @@ fn a_server_disconnect_surfaces_its_user_properties() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_client_disconnect_carries_a_reason_string_and_user_properties() {
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let mut properties = DisconnectProperties::new();
+    properties.reason_string = Some(s("shutting down"));
+    properties.user_properties.push(s("node"), s("7"));
+    p.client
+        .disconnect_with_properties(p.now, DisconnectReasonCode::NormalDisconnection, properties)
+        .unwrap();
+    match p.sent().as_slice() {
+        [Packet::Disconnect(d)] => {
+            assert_eq!(d.properties.reason_string, Some(s("shutting down")));
+            assert_eq!(d.properties.user_properties.get("node"), Some("7"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

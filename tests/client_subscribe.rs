@@ -436,3 +436,19 @@ fn suback_reason_string_and_user_properties_are_surfaced() {
         }]
     );
 }
+
+#[test]
+fn unsubscribe_carries_user_properties() {
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let mut properties = UnsubscribeProperties::new();
+    properties.user_properties.push(s("why"), s("done"));
+    p.client
+        .unsubscribe_with_properties(p.now, vec![filter("a")], properties)
+        .unwrap();
+    match p.sent().as_slice() {
+        [Packet::Unsubscribe(u)] => {
+            assert_eq!(u.properties.user_properties.get("why"), Some("done"))
+        }
+        other => panic!("{other:?}"),
+    }
+}

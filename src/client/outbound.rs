@@ -8,7 +8,8 @@ use super::{
 };
 use crate::codec::{
     Disconnect, DisconnectProperties, DisconnectReasonCode, MAX_REMAINING_LENGTH, Packet, Publish,
-    Subscribe, SubscribeProperties, Subscription, Unsubscribe, encoded_len_of,
+    Subscribe, SubscribeProperties, Subscription, Unsubscribe, UnsubscribeProperties,
+    encoded_len_of,
 };
 use crate::session::{Outgoing, Request};
 use crate::time::Instant;
@@ -175,11 +176,22 @@ impl Client {
         now: Instant,
         filters: Vec<TopicFilter>,
     ) -> Result<UnsubscribeId, SubscribeError> {
+        self.unsubscribe_with_properties(now, filters, UnsubscribeProperties::default())
+    }
+
+    /// [`unsubscribe`](Client::unsubscribe) with MQTT 5 User Properties.
+    pub fn unsubscribe_with_properties(
+        &mut self,
+        now: Instant,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    ) -> Result<UnsubscribeId, SubscribeError> {
         self.advance_clock(now);
         if filters.is_empty() {
             return Err(SubscribeError::NoFilters);
         }
         let mut packet = Unsubscribe::new(PacketId::MAX, filters);
+        packet.properties = properties.into();
         self.check_request(&packet)?;
         let handle = self.issue_request(|packet_id, handle| {
             packet.packet_id = packet_id;
@@ -221,8 +233,25 @@ impl Client {
         reason: DisconnectReasonCode,
         session_expiry: Option<u32>,
     ) -> Result<(), StateError> {
+        let properties = DisconnectProperties {
+            session_expiry_interval: session_expiry,
+            ..DisconnectProperties::default()
+        };
+        self.disconnect_with_properties(now, reason, properties)
+    }
+
+    /// [`disconnect`](Client::disconnect) with all MQTT 5 DISCONNECT properties:
+    /// Session Expiry Interval, Reason String, User Properties (a Server Reference is
+    /// the server's to send).
+    pub fn disconnect_with_properties(
+        &mut self,
+        now: Instant,
+        reason: DisconnectReasonCode,
+        properties: DisconnectProperties,
+    ) -> Result<(), StateError> {
         use DisconnectReasonCode::*;
         self.advance_clock(now);
+        let session_expiry = properties.session_expiry_interval;
         // MQTT 5.0 section 3.14.2.1: the codes a client may send.
         let client_may_send = matches!(
             reason,
@@ -263,10 +292,10 @@ impl Client {
         let silent = reason == DisconnectWithWillMessage && !v5;
         if self.state == State::Connected && !silent {
             let mut packet = Disconnect::new(if v5 { reason } else { NormalDisconnection });
-            if v5 && session_expiry.is_some() {
+            if v5 {
                 packet.properties = DisconnectProperties {
-                    session_expiry_interval: session_expiry,
-                    ..DisconnectProperties::default()
+                    server_reference: None,
+                    ..properties
                 }
                 .into();
             }
