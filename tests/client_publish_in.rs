@@ -379,3 +379,16 @@ fn mqtt_3_6_1_1_pubrel_with_wrong_flags_is_malformed_also_among_short_acks() {
         }
     }
 }
+
+#[test]
+fn mqtt_4_3_3_13_the_qos2_exchange_completes_even_for_an_expired_message() {
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let mut incoming = publish("t", b"x", QosPid::ExactlyOnce(pid(4)));
+    incoming.properties.message_expiry_interval = Some(1);
+    p.send(incoming);
+    assert_eq!(p.sent_bytes(), ack_wire(0x50, 4));
+    p.advance(std::time::Duration::from_secs(5));
+    p.sent_bytes();
+    p.send_bytes(&ack_wire(0x62, 4));
+    assert_eq!(p.sent_bytes(), ack_wire(0x70, 4));
+}

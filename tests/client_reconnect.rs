@@ -1458,7 +1458,8 @@ fn expiring(payload: &'static [u8], interval: Option<u32>) -> Message {
 }
 
 #[test]
-fn a_message_that_expired_while_queued_is_never_sent_and_the_rest_carry_what_is_left() {
+fn mqtt_3_3_2_5_mqtt_3_3_2_6_a_message_that_expired_while_queued_is_never_sent_and_the_rest_carry_what_is_left()
+ {
     let mut p = Peer::configured(V5, |c| plain(&mut c.reconnect));
     let t0 = p.now;
     let gone = p.publish(expiring(b"gone", Some(2)));

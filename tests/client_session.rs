@@ -488,3 +488,25 @@ fn mqtt_4_3_3_6_publish_not_resent_once_its_pubrel_went_out() {
         assert_eq!(published(&p.events()), vec![(id, Ok(()))]);
     }
 }
+
+#[test]
+fn mqtt_4_3_3_7_expiry_is_not_applied_to_a_qos2_message_once_sent() {
+    let mut p = Peer::keeping_session(ProtocolVersion::V5);
+    p.assert_connects(connack(false));
+    let mut m = message("t", b"x", QoS::ExactlyOnce);
+    m.properties.message_expiry_interval = Some(1);
+    let id = p.publish(m);
+    p.sent();
+    p.drop_transport();
+    p.events();
+    // An hour later the session is back: the PUBLISH goes again all the same.
+    p.now = p.now + std::time::Duration::from_secs(3600);
+    p.reconnect(connack(true));
+    let resent = publishes(&p.sent());
+    assert_eq!(resent.len(), 1);
+    assert!(resent[0].dup);
+    assert_eq!(resent[0].properties.message_expiry_interval, Some(1));
+    p.send(PubRec::new(pid(1)));
+    p.send(PubComp::new(pid(1)));
+    assert_eq!(published(&p.events()), vec![(id, Ok(()))]);
+}

@@ -571,8 +571,10 @@ impl Client {
             let Some(mut queued) = self.queue.pop_front() else {
                 break;
             };
-            // MQTT 5.0 section 3.3.2.3.3: a message whose expiry interval passed while
-            // it waited is not sent; otherwise it goes with what is left of it.
+            // [MQTT-3.3.2-5], [MQTT-3.3.2-6], which bind a server holding messages,
+            // applied to the client's own queue: a message whose expiry interval passed
+            // while it waited is not sent; otherwise it goes with what is left of it.
+            // Once sent, expiry no longer applies ([MQTT-4.3.3-7]): re-sends go as is.
             if let Some(interval) = queued.publish.properties.message_expiry_interval {
                 let waited = self.now.saturating_duration_since(queued.since).as_secs();
                 if waited >= u64::from(interval) {
