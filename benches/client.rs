@@ -270,6 +270,7 @@ impl Ours {
             Some(Event::Published {
                 id: done,
                 result: Ok(()),
+                ..
             }) if done == id => {}
             other => panic!("expected Published for {id:?}, got {other:?}"),
         }

@@ -266,7 +266,14 @@ fn transport_close_reports_once_and_keeps_the_session() {
             publish_wire(version, 0x3A, "t", Some(1), b"x")
         );
         p.send(PubAck::new(pid(1)));
-        assert_eq!(p.events(), vec![Event::Published { id, result: Ok(()) }]);
+        assert_eq!(
+            p.events(),
+            vec![Event::Published {
+                id,
+                result: Ok(()),
+                properties: PropertyBox::new(),
+            }]
+        );
     }
 }
 

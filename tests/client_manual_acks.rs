@@ -184,3 +184,40 @@ fn an_ack_while_disconnected_is_kept_for_qos2_and_a_lost_session_drops_what_wait
         assert_eq!(p.client.ack(p.now, waiting[0].0), Err(AckError::Unknown));
     }
 }
+
+#[test]
+fn a_manual_ack_can_carry_a_reason_string_and_user_properties_in_v5_only() {
+    let mut p = manual(ProtocolVersion::V5);
+    p.send_bytes(&publish_wire(ProtocolVersion::V5, 0x32, "t", Some(2), b"x"));
+    let got = deliveries(&p.events());
+    let mut properties = AckProperties::new();
+    properties.reason_string = Some(s("kept"));
+    properties.user_properties.push(s("shard"), s("3"));
+    p.client
+        .ack_with_properties(
+            p.now,
+            got[0].0,
+            PubAckReasonCode::Success,
+            properties.clone(),
+        )
+        .unwrap();
+    match p.sent().as_slice() {
+        [Packet::PubAck(ack)] => assert_eq!(*ack.properties, properties),
+        other => panic!("{other:?}"),
+    }
+
+    let mut p = manual(ProtocolVersion::V311);
+    p.send_bytes(&publish_wire(
+        ProtocolVersion::V311,
+        0x32,
+        "t",
+        Some(2),
+        b"x",
+    ));
+    let got = deliveries(&p.events());
+    assert_eq!(
+        p.client
+            .ack_with_properties(p.now, got[0].0, PubAckReasonCode::Success, properties),
+        Err(AckError::ReasonNeedsV5)
+    );
+}

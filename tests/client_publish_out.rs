@@ -39,7 +39,14 @@ fn qos0_completes_on_write_byte_exact() {
             p.sent_bytes(),
             publish_wire(version, 0x30, "a/b", None, b"hi")
         );
-        assert_eq!(p.events(), vec![Event::Published { id, result: Ok(()) }]);
+        assert_eq!(
+            p.events(),
+            vec![Event::Published {
+                id,
+                result: Ok(()),
+                properties: PropertyBox::new(),
+            }]
+        );
         assert_eq!(p.client.stats().in_flight, 0);
     }
 }
@@ -57,7 +64,14 @@ fn mqtt_4_3_2_2_qos1_publish_dup0_byte_exact_then_puback_completes() {
         assert_eq!(p.events(), vec![]);
         assert_eq!(p.client.stats().in_flight, 1);
         p.send_bytes(&ack_wire(0x40, 1));
-        assert_eq!(p.events(), vec![Event::Published { id, result: Ok(()) }]);
+        assert_eq!(
+            p.events(),
+            vec![Event::Published {
+                id,
+                result: Ok(()),
+                properties: PropertyBox::new(),
+            }]
+        );
         assert_eq!(p.client.stats().in_flight, 0);
         assert_eq!(p.sent_bytes(), Vec::<u8>::new());
 
@@ -91,7 +105,14 @@ fn mqtt_4_3_3_2_mqtt_4_3_3_4_qos2_pubrec_answered_with_pubrel_then_pubcomp_compl
         p.send_bytes(&ack_wire(0x50, 1));
         assert_eq!(p.sent_bytes(), ack_wire(0x62, 1));
         p.send_bytes(&ack_wire(0x70, 1));
-        assert_eq!(p.events(), vec![Event::Published { id, result: Ok(()) }]);
+        assert_eq!(
+            p.events(),
+            vec![Event::Published {
+                id,
+                result: Ok(()),
+                properties: PropertyBox::new(),
+            }]
+        );
         assert_eq!(p.sent_bytes(), Vec::<u8>::new());
         assert_eq!(p.client.stats().in_flight, 0);
     }
@@ -112,7 +133,8 @@ fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
             result: Err(PublishFailure::Rejected {
                 reason_code: ReasonCode::NotAuthorized,
                 reason_string: None
-            })
+            }),
+            properties: PropertyBox::new(),
         }]
     );
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
@@ -125,7 +147,14 @@ fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
     let mut ack = PubAck::new(pid(2));
     ack.reason_code = PubAckReasonCode::NoMatchingSubscribers;
     p.send(ack);
-    assert_eq!(p.events(), vec![Event::Published { id, result: Ok(()) }]);
+    assert_eq!(
+        p.events(),
+        vec![Event::Published {
+            id,
+            result: Ok(()),
+            properties: PropertyBox::new(),
+        }]
+    );
 }
 
 #[test]
@@ -520,5 +549,30 @@ fn a_publish_beyond_the_protocols_largest_packet_is_refused_even_without_a_serve
         ));
         assert!(p.sent_bytes().is_empty());
         assert_eq!(p.client.stats().in_flight, 0);
+    }
+}
+
+#[test]
+fn an_acknowledgement_s_user_properties_come_with_the_completion() {
+    let mut p = Peer::connected(ProtocolVersion::V5);
+    let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
+    p.sent();
+    let mut ack = PubAck::new(pid(1));
+    ack.properties
+        .user_properties
+        .push(s("stored"), s("disk-2"));
+    p.send(ack);
+    match p.events().as_slice() {
+        [
+            Event::Published {
+                id: done,
+                result: Ok(()),
+                properties,
+            },
+        ] => {
+            assert_eq!(*done, id);
+            assert_eq!(properties.user_properties.get("stored"), Some("disk-2"));
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -1350,10 +1350,12 @@ fn drop_oldest_completes_the_oldest_message_as_dropped() {
                 Event::Published {
                     id: ids[0],
                     result: Err(PublishFailure::Dropped),
+                    properties: PropertyBox::new(),
                 },
                 Event::Published {
                     id: ids[1],
                     result: Err(PublishFailure::Dropped),
+                    properties: PropertyBox::new(),
                 },
             ]
         );
@@ -1433,6 +1435,7 @@ fn qos0_offline_completes_at_once_as_offline_when_not_queued() {
             vec![Event::Published {
                 id: q0,
                 result: Err(PublishFailure::Offline),
+                properties: PropertyBox::new(),
             }]
         );
         p.publish(message("t", b"one", QoS::AtLeastOnce));

@@ -27,7 +27,7 @@ impl Completions {
     fn record(&mut self, events: &[Event]) {
         for e in events {
             match e {
-                Event::Published { id, result } => {
+                Event::Published { id, result, .. } => {
                     self.published.entry(*id).or_default().push(result.clone())
                 }
                 Event::Subscribed { id, .. } => *self.subscribed.entry(*id).or_default() += 1,

@@ -4,7 +4,10 @@
 //! Maximum, which is how an application holds the server back.
 
 use super::{Client, Event, Message, State};
-use crate::codec::{PubAck, PubAckReasonCode, PubRec, PubRecReasonCode, Publish, ReasonCode};
+use crate::codec::{
+    AckProperties, PropertySet, PubAck, PubAckReasonCode, PubRec, PubRecReasonCode, Publish,
+    ReasonCode,
+};
 use crate::time::Instant;
 use crate::types::{PacketId, QoS};
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -29,8 +32,9 @@ pub enum AckError {
     /// lost session.
     #[error("no message waits for this acknowledgement")]
     Unknown,
-    /// MQTT 3.1.1 acknowledgements carry no reason code: only success can be sent.
-    #[error("mqtt 3.1.1 acknowledgements have no reason code")]
+    /// MQTT 3.1.1 acknowledgements carry no reason code and no properties: only a
+    /// plain success can be sent.
+    #[error("mqtt 3.1.1 acknowledgements have no reason code or properties")]
     ReasonNeedsV5,
 }
 
@@ -134,8 +138,21 @@ impl Client {
         delivery: DeliveryId,
         reason: PubAckReasonCode,
     ) -> Result<(), AckError> {
+        self.ack_with_properties(now, delivery, reason, AckProperties::default())
+    }
+
+    /// [`ack_with`](Client::ack_with) with a Reason String and User Properties on the
+    /// PUBACK or PUBREC (5.0).
+    pub fn ack_with_properties(
+        &mut self,
+        now: Instant,
+        delivery: DeliveryId,
+        reason: PubAckReasonCode,
+        properties: AckProperties,
+    ) -> Result<(), AckError> {
         self.advance_clock(now);
-        if reason != PubAckReasonCode::Success && !self.config.version.is_v5() {
+        let plain = reason == PubAckReasonCode::Success && properties.is_empty();
+        if !plain && !self.config.version.is_v5() {
             return Err(AckError::ReasonNeedsV5);
         }
         let (pid, qos) = self.pending_acks.take(delivery).ok_or(AckError::Unknown)?;
@@ -156,6 +173,7 @@ impl Client {
                 if connected {
                     let mut rec = PubRec::new(packet_id);
                     rec.reason_code = code;
+                    rec.properties = properties.into();
                     self.send_part(&rec);
                 }
             }
@@ -166,6 +184,7 @@ impl Client {
                 if connected {
                     let mut puback = PubAck::new(packet_id);
                     puback.reason_code = reason;
+                    puback.properties = properties.into();
                     self.send_part(&puback);
                 }
             }

@@ -287,6 +287,9 @@ pub enum Event {
         id: PublishId,
         /// Success, or why not.
         result: Result<(), PublishFailure>,
+        /// The Reason String and User Properties of the acknowledgement that completed
+        /// it (5.0; empty when none came, as for QoS 0).
+        properties: PropertyBox<AckProperties>,
     },
     /// A `subscribe` completed with SUBACK.
     Subscribed {

@@ -6,9 +6,9 @@ use super::{
     SessionLostPolicy, State,
 };
 use crate::codec::{
-    ConnAck, Disconnect, Packet, PubAck, PubComp, PubCompReasonCode, PubRec, PubRel,
-    PubRelReasonCode, Publish, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck,
-    UnsubAckReasonCode,
+    AckProperties, ConnAck, Disconnect, Packet, PropertyBox, PubAck, PubComp, PubCompReasonCode,
+    PubRec, PubRel, PubRelReasonCode, Publish, ReasonCode, SubAck, Subscribe, Subscription,
+    UnsubAck, UnsubAckReasonCode,
 };
 use crate::session::{Outgoing, Request, Tracked};
 use crate::types::{PacketId, QoS, QosPid};
@@ -173,6 +173,7 @@ impl Client {
                 SessionLostPolicy::Fail => self.events.push_back(Event::Published {
                     id: entry.id,
                     result: Err(PublishFailure::SessionLost),
+                    properties: PropertyBox::new(),
                 }),
             }
         }
@@ -313,8 +314,7 @@ impl Client {
         let pid = ack.packet_id.get();
         let expected = |o: &Outgoing| o.publish.qos() == QoS::AtLeastOnce;
         let what = "PUBACK for no QoS 1 PUBLISH in flight";
-        let reason_string = ack.properties.reason_string.clone();
-        self.complete_acknowledged(pid, expected, ack.reason_code.into(), reason_string, what);
+        self.complete_acknowledged(pid, expected, ack.reason_code.into(), ack.properties, what);
     }
 
     /// Completes the message holding `pid` when `expected` holds of it, failed when
@@ -325,7 +325,7 @@ impl Client {
         pid: u16,
         expected: impl Fn(&Outgoing) -> bool,
         code: ReasonCode,
-        reason_string: Option<crate::string::MqttString>,
+        properties: PropertyBox<AckProperties>,
         what: &'static str,
     ) {
         if !self.session.publish(pid).is_some_and(expected) {
@@ -334,12 +334,12 @@ impl Client {
         let result = if code.is_error() {
             Err(PublishFailure::Rejected {
                 reason_code: code,
-                reason_string,
+                reason_string: properties.reason_string.clone(),
             })
         } else {
             Ok(())
         };
-        self.complete(pid, result);
+        self.complete(pid, result, properties);
     }
 
     fn on_pubrec(&mut self, rec: PubRec) {
@@ -363,7 +363,7 @@ impl Client {
                 reason_code: rec.reason_code.into(),
                 reason_string: rec.properties.reason_string.clone(),
             });
-            self.complete(pid, result);
+            self.complete(pid, result, rec.properties);
             return;
         }
         if !released {
@@ -384,16 +384,27 @@ impl Client {
         let pid = comp.packet_id.get();
         let expected = |o: &Outgoing| o.released;
         let what = "PUBCOMP for no PUBREL in flight";
-        let reason_string = comp.properties.reason_string.clone();
-        self.complete_acknowledged(pid, expected, comp.reason_code.into(), reason_string, what);
+        self.complete_acknowledged(
+            pid,
+            expected,
+            comp.reason_code.into(),
+            comp.properties,
+            what,
+        );
     }
 
     /// An outgoing QoS 1/2 message is done: a send slot opens for the queue.
-    fn complete(&mut self, pid: u16, result: Result<(), PublishFailure>) {
+    fn complete(
+        &mut self,
+        pid: u16,
+        result: Result<(), PublishFailure>,
+        properties: PropertyBox<AckProperties>,
+    ) {
         if let Some(entry) = self.session.remove_publish(pid) {
             self.events.push_back(Event::Published {
                 id: entry.id,
                 result,
+                properties,
             });
         }
         self.pump();

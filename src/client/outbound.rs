@@ -7,9 +7,9 @@ use super::{
     StateError, SubscribeError, SubscribeId, UnsubscribeId,
 };
 use crate::codec::{
-    Disconnect, DisconnectProperties, DisconnectReasonCode, MAX_REMAINING_LENGTH, Packet, Publish,
-    Subscribe, SubscribeProperties, Subscription, Unsubscribe, UnsubscribeProperties,
-    encoded_len_of,
+    Disconnect, DisconnectProperties, DisconnectReasonCode, MAX_REMAINING_LENGTH, Packet,
+    PropertyBox, Publish, Subscribe, SubscribeProperties, Subscription, Unsubscribe,
+    UnsubscribeProperties, encoded_len_of,
 };
 use crate::session::{Outgoing, Request};
 use crate::time::Instant;
@@ -53,6 +53,7 @@ impl Client {
                 self.events.push_back(Event::Published {
                     id,
                     result: Err(PublishFailure::Offline),
+                    properties: PropertyBox::new(),
                 });
                 return Ok(id);
             }
@@ -100,6 +101,7 @@ impl Client {
             self.events.push_back(Event::Published {
                 id: oldest.id,
                 result: Err(PublishFailure::Dropped),
+                properties: PropertyBox::new(),
             });
         }
         Ok(())
@@ -113,6 +115,7 @@ impl Client {
             self.events.push_back(Event::Published {
                 id: queued.id,
                 result: Err(PublishFailure::Expired),
+                properties: PropertyBox::new(),
             });
         }
     }
@@ -432,8 +435,11 @@ impl Client {
         let qos = publish.qos();
         if qos == QoS::AtMostOnce {
             self.send_new_publish(&mut publish);
-            self.events
-                .push_back(Event::Published { id, result: Ok(()) });
+            self.events.push_back(Event::Published {
+                id,
+                result: Ok(()),
+                properties: PropertyBox::new(),
+            });
             return Ok(());
         }
         let Some(packet_id) = self.session.allocate_packet_id() else {
@@ -581,6 +587,7 @@ impl Client {
                     self.events.push_back(Event::Published {
                         id: queued.id,
                         result: Err(PublishFailure::Expired),
+                        properties: PropertyBox::new(),
                     });
                     continue;
                 }
@@ -593,6 +600,7 @@ impl Client {
                 self.events.push_back(Event::Published {
                     id: queued.id,
                     result: Err(PublishFailure::NotAllowed(error)),
+                    properties: PropertyBox::new(),
                 });
                 continue;
             }

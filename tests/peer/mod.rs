@@ -345,7 +345,7 @@ pub fn published(events: &[Event]) -> Vec<(PublishId, Result<(), PublishFailure>
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Published { id, result } => Some((*id, result.clone())),
+            Event::Published { id, result, .. } => Some((*id, result.clone())),
             _ => None,
         })
         .collect()
