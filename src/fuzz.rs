@@ -92,6 +92,7 @@ pub fn client_ops(data: &[u8]) {
     config.max_inflight = NonZeroU16::new(cap).unwrap_or(NonZeroU16::MIN);
     config.max_queued = 8;
     config.topic_alias_maximum = 4;
+    config.manual_acks = control & 0x08 != 0;
     if control & 2 != 0 {
         config.session_lost_policy = SessionLostPolicy::Fail;
     }
@@ -106,10 +107,11 @@ pub fn client_ops(data: &[u8]) {
     };
     let mut now = Instant::ZERO;
     let mut completed = BTreeSet::new();
+    let mut deliveries = alloc::vec::Vec::new();
     while let Some((&op, rest)) = data.split_first() {
         data = rest;
         let arg = data.first().copied().unwrap_or(0);
-        match op % 12 {
+        match op % 14 {
             0 => {
                 let _ = client.handle_transport_open(now);
             }
@@ -151,6 +153,15 @@ pub fn client_ops(data: &[u8]) {
                 }
             }
             11 => client.handle_transport_failed(now, crate::TransportFailure::Refused),
+            12 => {
+                if let Some(delivery) = deliveries.pop() {
+                    let _ = client.ack(now, delivery);
+                }
+            }
+            13 => {
+                // A CONNACK granting Topic Aliases, so that outgoing ones get used.
+                client.handle_input(now, &[0x20, 0x06, 0x00, 0x00, 0x03, 0x22, 0x00, 0x02]);
+            }
             8 => {
                 let session_present = arg & 1;
                 if version.is_v5() {
@@ -176,6 +187,9 @@ pub fn client_ops(data: &[u8]) {
         }
         while client.poll_transmit().is_some() {}
         while let Some(event) = client.poll_event() {
+            if let Event::Message(message) = &event {
+                deliveries.extend(message.delivery);
+            }
             if let Event::Published { id, .. } = &event {
                 assert!(
                     completed.insert(*id),
