@@ -43,6 +43,11 @@ pub(super) enum AliasUse {
 }
 
 impl OutboundAliases {
+    /// True when the server accepts aliases on this connection.
+    pub(super) fn enabled(&self) -> bool {
+        self.maximum > 0
+    }
+
     /// Forgets every alias: a new connection starts without any ([MQTT-3.3.2-7]).
     pub(super) fn reset(&mut self, maximum: u16) {
         self.maximum = maximum;

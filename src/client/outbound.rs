@@ -467,7 +467,12 @@ impl Client {
     /// server allow one. `publish` keeps its full topic and loses any alias: a re-sent
     /// PUBLISH never uses one, as aliases end with their connection ([MQTT-3.3.2-7]).
     fn send_new_publish(&mut self, publish: &mut Publish) {
-        let chosen = publish.properties.topic_alias.take();
+        // Reading through an empty property box would allocate one: look first.
+        let chosen = if publish.properties.is_empty() {
+            None
+        } else {
+            publish.properties.topic_alias.take()
+        };
         match self.alias_for(publish, chosen) {
             Some(alias) => {
                 let mut wire = publish.clone();
@@ -486,7 +491,10 @@ impl Client {
 
     /// The alias to send `publish` with, if any.
     fn alias_for(&mut self, publish: &Publish, chosen: Option<NonZeroU16>) -> Option<AliasUse> {
-        if !self.config.version.is_v5() {
+        if !self.config.version.is_v5()
+            || self.config.topic_alias_mode == TopicAliasMode::Off
+            || !self.outbound_aliases.enabled()
+        {
             return None;
         }
         // Setting an alias adds up to 4 bytes (the property and its length): never
