@@ -49,20 +49,45 @@ fn accept(p: &mut Peer, ack: ConnAck) -> Connected {
     }
 }
 
+/// The server challenges with `server_data`; the client reports it and answers with
+/// `answer`, which goes out as AUTH 0x18 with the same method ([MQTT-4.12.0-3],
+/// [MQTT-4.12.0-5]).
+fn challenge_and_answer(
+    p: &mut Peer,
+    server_data: &'static [u8],
+    reauthentication: bool,
+    answer: &'static [u8],
+) {
+    p.send(auth(
+        AuthReasonCode::ContinueAuthentication,
+        "SCRAM",
+        server_data,
+    ));
+    assert_eq!(
+        p.events(),
+        vec![Event::AuthChallenge {
+            data: Some(Bytes::from_static(server_data)),
+            reauthentication
+        }]
+    );
+    p.client
+        .auth_continue(p.now, Some(Bytes::from_static(answer)))
+        .unwrap();
+    assert_eq!(
+        sent_auths(p),
+        vec![auth(
+            AuthReasonCode::ContinueAuthentication,
+            "SCRAM",
+            answer
+        )]
+    );
+}
+
 /// A client that went through the exchange and is connected.
 fn authenticated() -> Peer {
     let mut p = with_method();
     p.open();
-    p.send(auth(
-        AuthReasonCode::ContinueAuthentication,
-        "SCRAM",
-        b"server-first",
-    ));
-    p.events();
-    p.client
-        .auth_continue(p.now, Some(Bytes::from_static(b"client-final")))
-        .unwrap();
-    p.sent();
+    challenge_and_answer(&mut p, b"server-first", false, b"client-final");
     accept(&mut p, connack_with_method("SCRAM"));
     p
 }
@@ -76,30 +101,7 @@ fn mqtt_4_12_0_3_mqtt_4_12_0_5_the_exchange_while_connecting() {
         connect.properties.authentication_data,
         Some(Bytes::from_static(b"client-first"))
     );
-    p.send(auth(
-        AuthReasonCode::ContinueAuthentication,
-        "SCRAM",
-        b"server-first",
-    ));
-    assert_eq!(
-        p.events(),
-        vec![Event::AuthChallenge {
-            data: Some(Bytes::from_static(b"server-first")),
-            reauthentication: false
-        }]
-    );
-    p.client
-        .auth_continue(p.now, Some(Bytes::from_static(b"client-final")))
-        .unwrap();
-    // [MQTT-4.12.0-3] reason 0x18, [MQTT-4.12.0-5] the same method.
-    assert_eq!(
-        sent_auths(&mut p),
-        vec![auth(
-            AuthReasonCode::ContinueAuthentication,
-            "SCRAM",
-            b"client-final"
-        )]
-    );
+    challenge_and_answer(&mut p, b"server-first", false, b"client-final");
     let connected = accept(&mut p, connack_with_method("SCRAM"));
     assert_eq!(connected.properties.authentication_method, Some(s("SCRAM")));
 }
@@ -157,29 +159,7 @@ fn mqtt_4_12_1_1_reauthentication_while_connected() {
         Err(AuthError::NotReady),
         "one at a time"
     );
-    p.send(auth(
-        AuthReasonCode::ContinueAuthentication,
-        "SCRAM",
-        b"challenge",
-    ));
-    assert_eq!(
-        p.events(),
-        vec![Event::AuthChallenge {
-            data: Some(Bytes::from_static(b"challenge")),
-            reauthentication: true
-        }]
-    );
-    p.client
-        .auth_continue(p.now, Some(Bytes::from_static(b"answer")))
-        .unwrap();
-    assert_eq!(
-        sent_auths(&mut p),
-        vec![auth(
-            AuthReasonCode::ContinueAuthentication,
-            "SCRAM",
-            b"answer"
-        )]
-    );
+    challenge_and_answer(&mut p, b"challenge", true, b"answer");
     p.send(auth(AuthReasonCode::Success, "SCRAM", b"done"));
     assert_eq!(
         p.events(),

@@ -118,11 +118,18 @@ fn mqtt_4_3_3_2_mqtt_4_3_3_4_qos2_pubrec_answered_with_pubrel_then_pubcomp_compl
     }
 }
 
-#[test]
-fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
+/// A connected 5.0 client with one QoS 1 message in flight (identifier 1), and its
+/// handle.
+fn one_in_flight() -> (Peer, PublishId) {
     let mut p = Peer::connected(ProtocolVersion::V5);
     let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
     p.sent();
+    (p, id)
+}
+
+#[test]
+fn mqtt_4_4_0_2_v5_puback_error_reason_fails_the_publish() {
+    let (mut p, id) = one_in_flight();
     let mut ack = PubAck::new(pid(1));
     ack.reason_code = PubAckReasonCode::NotAuthorized;
     p.send(ack);
@@ -514,9 +521,7 @@ fn acks_and_other_packets_in_any_split_complete_the_same_way() {
 
 #[test]
 fn a_rejecting_ack_surfaces_its_reason_string() {
-    let mut p = Peer::connected(ProtocolVersion::V5);
-    let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
-    p.sent();
+    let (mut p, id) = one_in_flight();
     let mut ack = PubAck::new(pid(1));
     ack.reason_code = PubAckReasonCode::QuotaExceeded;
     ack.properties.reason_string = Some(s("over quota"));
@@ -554,9 +559,7 @@ fn a_publish_beyond_the_protocols_largest_packet_is_refused_even_without_a_serve
 
 #[test]
 fn an_acknowledgement_s_user_properties_come_with_the_completion() {
-    let mut p = Peer::connected(ProtocolVersion::V5);
-    let id = p.publish(message("t", b"x", QoS::AtLeastOnce));
-    p.sent();
+    let (mut p, id) = one_in_flight();
     let mut ack = PubAck::new(pid(1));
     ack.properties
         .user_properties
