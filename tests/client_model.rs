@@ -1,8 +1,8 @@
 //! Model-based test of the client: random sequences of commands, packets from a
 //! well-behaved broker (with re-sends after reconnection), transports cut at any byte,
-//! reconnections with and without the session, and time jumps. After every step the
-//! invariants of the issue hold; once the run settles every command has completed
-//! exactly once.
+//! reconnections with and without the session, and time jumps, also with manual
+//! acknowledgement and Topic Aliases. After every step the invariants of the issue
+//! hold; once the run settles every command has completed exactly once.
 
 use bytes::{Bytes, BytesMut};
 use mqtt_sansio::*;
@@ -14,6 +14,8 @@ use std::time::Duration;
 const KEEP_ALIVE: u16 = 10;
 const SERVER_RECEIVE_MAXIMUM: u16 = 3;
 const CLIENT_MAX_INFLIGHT: u16 = 4;
+/// Small, so that the client has to replace aliases.
+const SERVER_TOPIC_ALIAS_MAXIMUM: u16 = 2;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -23,9 +25,16 @@ enum Op {
     ServerPublish(u8),
     ToServer(u8),
     ToClient(u8),
-    Cut { offset: u16, toward_client: bool },
-    Reconnect { lose_session: bool },
+    Cut {
+        offset: u16,
+        toward_client: bool,
+    },
+    Reconnect {
+        lose_session: bool,
+    },
     Jump(u16),
+    /// Manual acknowledgement: the application acknowledges one waiting message.
+    Ack(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -39,6 +48,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u16>(), any::<bool>()).prop_map(|(offset, toward_client)| Op::Cut { offset, toward_client }),
         2 => any::<bool>().prop_map(|lose_session| Op::Reconnect { lose_session }),
         1 => (0u16..200).prop_map(Op::Jump),
+        2 => any::<u8>().prop_map(Op::Ack),
     ]
 }
 
@@ -69,6 +79,8 @@ struct World {
     to_client: VecDeque<Bytes>,
     server_decoder: Decoder,
     server_inbox: BytesMut,
+    /// Topic Aliases the client set on the current connection.
+    server_aliases: BTreeMap<u16, String>,
     server_connected: bool,
     session: ServerSession,
     lose_next_session: bool,
@@ -80,6 +92,8 @@ struct World {
     /// Server messages by number: QoS, and whether the broker lost it with a session.
     server_messages: BTreeMap<u64, (QoS, bool)>,
     deliveries: BTreeMap<u64, u32>,
+    /// Manual acknowledgement: messages the application has not acknowledged yet.
+    unacknowledged: Vec<DeliveryId>,
 }
 
 /// The handle of any command.
@@ -104,13 +118,14 @@ fn filter(i: u8) -> TopicFilter {
 }
 
 impl World {
-    fn new(version: ProtocolVersion, policy: SessionLostPolicy) -> Self {
+    fn new(version: ProtocolVersion, policy: SessionLostPolicy, manual_acks: bool) -> Self {
         let mut config = ClientConfig::new(version, "model".parse().unwrap());
         config.clean_start = false;
         config.keep_alive = KEEP_ALIVE;
         config.session_expiry_interval = 3600;
         config.max_inflight = NonZeroU16::new(CLIENT_MAX_INFLIGHT).unwrap();
         config.session_lost_policy = policy;
+        config.manual_acks = manual_acks;
         World {
             version,
             client: Client::new(config).unwrap(),
@@ -120,6 +135,7 @@ impl World {
             to_client: VecDeque::new(),
             server_decoder: Decoder::for_server(),
             server_inbox: BytesMut::new(),
+            server_aliases: BTreeMap::new(),
             server_connected: false,
             session: ServerSession::default(),
             lose_next_session: false,
@@ -129,6 +145,7 @@ impl World {
             next_message: 0,
             server_messages: BTreeMap::new(),
             deliveries: BTreeMap::new(),
+            unacknowledged: Vec::new(),
         }
     }
 
@@ -149,11 +166,10 @@ impl World {
         match op {
             Op::Publish(qos) => {
                 let qos = QoS::try_from(qos).unwrap();
-                let message = Message::new(
-                    "model/out".parse().unwrap(),
-                    Bytes::from_static(b"payload"),
-                    qos,
-                );
+                // Three topics for two aliases: the client has to replace them.
+                let topic = format!("model/out/{}", self.issued.len() % 3);
+                let message =
+                    Message::new(topic.parse().unwrap(), Bytes::from_static(b"payload"), qos);
                 let id = self
                     .client
                     .publish(self.now, message)
@@ -197,6 +213,15 @@ impl World {
                 toward_client,
             } => self.cut(offset, toward_client),
             Op::Reconnect { lose_session } => self.reconnect(lose_session),
+            Op::Ack(i) => {
+                if !self.unacknowledged.is_empty() {
+                    let delivery = self
+                        .unacknowledged
+                        .remove(usize::from(i) % self.unacknowledged.len());
+                    // Unknown after a lost session: nothing is owed then.
+                    let _ = self.client.ack(self.now, delivery);
+                }
+            }
             Op::Jump(tenths) => {
                 let end = self.now + Duration::from_millis(u64::from(tenths) * 100);
                 while let Some(deadline) = self.client.poll_timeout() {
@@ -233,6 +258,7 @@ impl World {
             }
             match event {
                 Event::Message(m) => {
+                    self.unacknowledged.extend(m.delivery);
                     let n = u64::from_be_bytes(m.payload[..8].try_into().unwrap());
                     let count = self.deliveries.entry(n).or_default();
                     *count += 1;
@@ -312,6 +338,8 @@ impl World {
         self.close_transport();
         self.open = true;
         self.server_decoder = Decoder::for_server();
+        // [MQTT-3.3.2-7] aliases belong to one connection.
+        self.server_aliases.clear();
         self.lose_next_session = lose_session;
         self.client.handle_transport_open(self.now).unwrap();
     }
@@ -397,6 +425,7 @@ impl World {
                 };
                 if self.version.is_v5() {
                     ack.properties.receive_maximum = NonZeroU16::new(SERVER_RECEIVE_MAXIMUM);
+                    ack.properties.topic_alias_maximum = Some(SERVER_TOPIC_ALIAS_MAXIMUM);
                 }
                 self.server_connected = true;
                 self.send_to_client(ack);
@@ -412,6 +441,26 @@ impl World {
                 }
             }
             Packet::Publish(publish) => {
+                // The client's Topic Aliases must stand for a topic it set on this
+                // connection, within the maximum, and never on a re-send.
+                if let Some(alias) = publish.properties.topic_alias {
+                    assert!(alias.get() <= SERVER_TOPIC_ALIAS_MAXIMUM, "alias {alias}");
+                    assert!(!publish.dup, "a re-sent PUBLISH with an alias");
+                    if publish.topic.is_empty() {
+                        assert!(
+                            self.server_aliases.contains_key(&alias.get()),
+                            "alias {alias} used before it was set on this connection"
+                        );
+                    } else {
+                        self.server_aliases
+                            .insert(alias.get(), publish.topic.as_str().to_string());
+                    }
+                } else {
+                    assert!(
+                        !publish.topic.is_empty(),
+                        "a PUBLISH without topic or alias"
+                    );
+                }
                 if let Some(pid) = publish.packet_id() {
                     let previous = self.outstanding.insert(pid.get(), Use::Publish);
                     if !publish.dup {
@@ -488,6 +537,10 @@ impl World {
     /// Reconnects with the session kept and exchanges everything until quiet.
     fn settle(&mut self) {
         for _ in 0..10_000 {
+            for delivery in std::mem::take(&mut self.unacknowledged) {
+                let _ = self.client.ack(self.now, delivery);
+            }
+            self.drain();
             if self.client.state() == State::Disconnected {
                 self.reconnect(false);
                 self.drain();
@@ -508,7 +561,11 @@ impl World {
 }
 
 fn run(version: ProtocolVersion, policy: SessionLostPolicy, ops: Vec<Op>) {
-    let mut world = World::new(version, policy);
+    run_with(version, policy, false, ops);
+}
+
+fn run_with(version: ProtocolVersion, policy: SessionLostPolicy, manual_acks: bool, ops: Vec<Op>) {
+    let mut world = World::new(version, policy, manual_acks);
     world.reconnect(false);
     world.drain();
     for op in ops {
@@ -553,5 +610,15 @@ proptest! {
     #[test]
     fn model_v311_fail(ops in proptest::collection::vec(op(), 1..120)) {
         run(ProtocolVersion::V311, SessionLostPolicy::Fail, ops);
+    }
+
+    #[test]
+    fn model_v5_manual_acks(ops in proptest::collection::vec(op(), 1..120)) {
+        run_with(ProtocolVersion::V5, SessionLostPolicy::Restore, true, ops);
+    }
+
+    #[test]
+    fn model_v311_manual_acks(ops in proptest::collection::vec(op(), 1..120)) {
+        run_with(ProtocolVersion::V311, SessionLostPolicy::Restore, true, ops);
     }
 }
