@@ -16,7 +16,9 @@
 //!   matching, shared subscriptions.
 //! - **client** ([`Client`]): one long-lived state machine that owns the session across
 //!   network connections: connect, keep-alive, QoS 0/1/2 both ways, flow control,
-//!   session resumption. Its documentation carries the driver loop.
+//!   session resumption, reconnection by a [`ReconnectPolicy`], the MQTT 5 features
+//!   (Topic Aliases, enhanced authentication, expiry, manual acknowledgement). Its
+//!   documentation carries the driver loop.
 //!
 //! # Time
 //!
@@ -62,8 +64,12 @@
 //! Faults of the peer are [`DecodeError`]s, each mapped to the MQTT 5 reason code that
 //! closes the connection ([`DecodeError::reason_code`]): malformed packet (0x81),
 //! protocol error (0x82), packet too large (0x95), unsupported protocol version (0x84).
-//! Faults of the caller are typed errors of the call that made them ([`EncodeError`],
-//! [`TopicError`], [`StringError`]). No input makes the crate panic.
+//! The [`Client`] turns them into a DISCONNECT with that reason code (5.0) and one
+//! [`Event::Disconnected`]; its `handle_*` inputs never return them. Faults of the
+//! caller are typed errors of the call that made them ([`EncodeError`], [`TopicError`],
+//! [`StringError`], [`PublishError`], [`SubscribeError`], [`StateError`],
+//! [`ConfigError`], [`AckError`], [`AuthError`], [`RestoreError`]). No input makes the
+//! crate panic.
 //!
 //! # Conformance
 //!
