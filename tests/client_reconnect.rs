@@ -810,7 +810,7 @@ fn v5_falls_back_to_v311_at_once_when_the_server_answers_with_a_v311_connack() {
 }
 
 #[test]
-fn without_fallback_a_v311_connack_to_v5_gives_up_with_unsupported_protocol_version() {
+fn mqtt_3_1_2_2_without_fallback_a_v311_connack_to_v5_gives_up_with_unsupported_protocol_version() {
     let mut p = with_policy(V5, plain);
     start(&mut p, None);
     p.open();
