@@ -235,3 +235,28 @@ fn a_bad_authentication_method_refusal_is_reported() {
         }]
     );
 }
+
+#[test]
+fn a_reauthentication_deadline_shows_even_with_keep_alive_off() {
+    let mut p = Peer::configured(V5, |c| {
+        c.authentication_method = Some(s("SCRAM"));
+        c.keep_alive = 0;
+    });
+    p.open();
+    challenge_and_answer(&mut p, b"server-first", false, b"client-final");
+    accept(&mut p, connack_with_method("SCRAM"));
+    assert_eq!(p.client.poll_timeout(), None, "keep alive off: nothing due");
+    p.client.reauthenticate(p.now, None).unwrap();
+    // The CONNACK timeout (10 s) bounds the exchange, and the driver learns it.
+    assert_eq!(
+        p.client.poll_timeout(),
+        Some(p.now + Duration::from_secs(10))
+    );
+    p.advance(Duration::from_secs(10));
+    assert_eq!(
+        p.events(),
+        vec![Event::Disconnected {
+            reason: DisconnectReason::AuthTimeout
+        }]
+    );
+}

@@ -418,21 +418,19 @@ impl Client {
 
     /// When [`handle_timeout`](Client::handle_timeout) is next due, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let connection = match self.state {
-            State::Disconnected => None,
-            State::Connecting => self.connack_deadline,
-            State::Connected if self.keep_alive.is_zero() => None,
-            State::Connected => Some(
-                self.ping_deadline().min(self.receive_deadline()).min(
-                    self.auth_deadline
-                        .unwrap_or(Instant::from_duration(Duration::MAX)),
-                ),
+        let (connection, authentication) = match self.state {
+            State::Disconnected => (None, None),
+            State::Connecting => (self.connack_deadline, None),
+            State::Connected if self.keep_alive.is_zero() => (None, self.auth_deadline),
+            State::Connected => (
+                Some(self.ping_deadline().min(self.receive_deadline())),
+                self.auth_deadline,
             ),
         };
-        match (connection, self.reconnect_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [connection, authentication, self.reconnect_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next event, oldest first.
