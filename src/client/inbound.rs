@@ -81,7 +81,6 @@ impl Client {
             .server_keep_alive
             .unwrap_or(self.config.keep_alive);
         self.keep_alive = Duration::from_secs(u64::from(keep_alive));
-        self.inbound_aliases.clear();
         // [MQTT-3.2.2-18] no aliases unless the server gave a Topic Alias Maximum.
         let alias_maximum = if self.config.topic_alias_mode == super::TopicAliasMode::Off {
             0
@@ -145,7 +144,7 @@ impl Client {
         };
         entry.publish.dup = true;
         let publish = entry.publish.clone();
-        self.send_publish(&publish);
+        self.send_part(&publish);
     }
 
     /// Session Present 0 while the client held session state: [MQTT-3.2.2-5] the state
@@ -170,11 +169,9 @@ impl Client {
                     since: entry.sent_at,
                     publish: entry.publish,
                 }),
-                SessionLostPolicy::Fail => self.events.push_back(Event::Published {
-                    id: entry.id,
-                    result: Err(PublishFailure::SessionLost),
-                    properties: PropertyBox::new(),
-                }),
+                SessionLostPolicy::Fail => {
+                    self.published(entry.id, Err(PublishFailure::SessionLost))
+                }
             }
         }
         self.events.push_back(Event::SessionLost {

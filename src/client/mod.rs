@@ -465,6 +465,16 @@ impl Client {
         self.next_handle
     }
 
+    /// Completes a publish that no acknowledgement completed (QoS 0 written, dropped,
+    /// expired, refused by the limits it met, lost with the session).
+    fn published(&mut self, id: PublishId, result: Result<(), PublishFailure>) {
+        self.events.push_back(Event::Published {
+            id,
+            result,
+            properties: crate::codec::PropertyBox::new(),
+        });
+    }
+
     /// Encodes `packet` into the transmit buffer.
     fn send(&mut self, packet: &Packet) {
         let before = self.tx.len();

@@ -3,13 +3,12 @@
 
 use super::alias::{AliasUse, TopicAliasMode};
 use super::{
-    Client, Event, Message, PublishError, PublishFailure, PublishId, QueueOverflow, Queued, State,
+    Client, Message, PublishError, PublishFailure, PublishId, QueueOverflow, Queued, State,
     StateError, SubscribeError, SubscribeId, UnsubscribeId,
 };
 use crate::codec::{
-    Disconnect, DisconnectProperties, DisconnectReasonCode, MAX_REMAINING_LENGTH, Packet,
-    PropertyBox, Publish, Subscribe, SubscribeProperties, Subscription, Unsubscribe,
-    UnsubscribeProperties, encoded_len_of,
+    Disconnect, DisconnectProperties, DisconnectReasonCode, Packet, Publish, Subscribe,
+    SubscribeProperties, Subscription, Unsubscribe, UnsubscribeProperties, encoded_len_of,
 };
 use crate::session::{Outgoing, Request};
 use crate::time::Instant;
@@ -50,11 +49,7 @@ impl Client {
                 && !self.config.queue_qos0_offline
             {
                 let id = PublishId(self.next_handle());
-                self.events.push_back(Event::Published {
-                    id,
-                    result: Err(PublishFailure::Offline),
-                    properties: PropertyBox::new(),
-                });
+                self.published(id, Err(PublishFailure::Offline));
                 return Ok(id);
             }
             self.make_room(queued.weight())?;
@@ -89,20 +84,14 @@ impl Client {
             // Expired messages hold no room: they complete now.
             self.drop_expired();
         }
-        while self.queue.len() >= self.config.max_queued
-            || self.queue.bytes() + weight > self.config.max_queued_bytes
-        {
+        while !fits(self) {
             if self.config.queue_overflow == QueueOverflow::RejectNew {
                 return Err(full);
             }
             let Some(oldest) = self.queue.pop_front() else {
                 return Err(full);
             };
-            self.events.push_back(Event::Published {
-                id: oldest.id,
-                result: Err(PublishFailure::Dropped),
-                properties: PropertyBox::new(),
-            });
+            self.published(oldest.id, Err(PublishFailure::Dropped));
         }
         Ok(())
     }
@@ -112,11 +101,7 @@ impl Client {
     fn drop_expired(&mut self) {
         let now = self.now;
         for queued in self.queue.take_expired(now) {
-            self.events.push_back(Event::Published {
-                id: queued.id,
-                result: Err(PublishFailure::Expired),
-                properties: PropertyBox::new(),
-            });
+            self.published(queued.id, Err(PublishFailure::Expired));
         }
     }
 
@@ -435,11 +420,7 @@ impl Client {
         let qos = publish.qos();
         if qos == QoS::AtMostOnce {
             self.send_new_publish(&mut publish);
-            self.events.push_back(Event::Published {
-                id,
-                result: Ok(()),
-                properties: PropertyBox::new(),
-            });
+            self.published(id, Ok(()));
             return Ok(());
         }
         let Some(packet_id) = self.session.allocate_packet_id() else {
@@ -485,7 +466,7 @@ impl Client {
                 }
                 self.send_part(&wire);
             }
-            None => self.send_publish(publish),
+            None => self.send_part(publish),
         }
     }
 
@@ -511,51 +492,6 @@ impl Client {
                 chosen.and_then(|alias| self.outbound_aliases.manual(alias, &publish.topic))
             }
         }
-    }
-
-    /// Writes a PUBLISH. Without properties, the common case, its layout is fixed and
-    /// it goes straight into the transmit buffer, skipping the generic encoder's size
-    /// pass and stack buffer; the bytes are the same.
-    pub(super) fn send_publish(&mut self, publish: &Publish) {
-        let topic = publish.topic.as_bytes();
-        let packet_id = publish.packet_id();
-        let v5 = self.config.version.is_v5();
-        let remaining = 2
-            + topic.len()
-            + if packet_id.is_some() { 2 } else { 0 }
-            + usize::from(v5)
-            + publish.payload.len();
-        if !publish.properties.is_empty() || remaining > MAX_REMAINING_LENGTH as usize {
-            return self.send_part(publish);
-        }
-        let mut head = [0u8; 5];
-        head[0] = crate::codec::Body::first_byte(publish);
-        let mut len = 1;
-        let mut rest = remaining as u32;
-        loop {
-            let byte = (rest & 0x7F) as u8;
-            rest >>= 7;
-            head[len] = if rest > 0 { byte | 0x80 } else { byte };
-            len += 1;
-            if rest == 0 {
-                break;
-            }
-        }
-        let before = self.tx.len();
-        self.tx.reserve(len + remaining);
-        self.tx.extend_from_slice(&head[..len]);
-        self.tx
-            .extend_from_slice(&(topic.len() as u16).to_be_bytes());
-        self.tx.extend_from_slice(topic);
-        if let Some(packet_id) = packet_id {
-            self.tx.extend_from_slice(&packet_id.get().to_be_bytes());
-        }
-        if v5 {
-            // Property Length 0.
-            self.tx.extend_from_slice(&[0]);
-        }
-        self.tx.extend_from_slice(&publish.payload);
-        self.sent(before);
     }
 
     /// Sends queued messages while the connection and the send quota allow, oldest
@@ -589,27 +525,16 @@ impl Client {
             // applied to the client's own queue: a message whose expiry interval passed
             // while it waited is not sent; otherwise it goes with what is left of it.
             // Once sent, expiry no longer applies ([MQTT-4.3.3-7]): re-sends go as is.
-            if let Some(interval) = queued.publish.properties.message_expiry_interval {
-                let waited = self.now.saturating_duration_since(queued.since).as_secs();
-                if waited >= u64::from(interval) {
-                    self.events.push_back(Event::Published {
-                        id: queued.id,
-                        result: Err(PublishFailure::Expired),
-                        properties: PropertyBox::new(),
-                    });
+            match queued.expiry_left(self.now) {
+                Some(0) => {
+                    self.published(queued.id, Err(PublishFailure::Expired));
                     continue;
                 }
-                if waited > 0 {
-                    queued.publish.properties.message_expiry_interval =
-                        Some(interval - waited as u32);
-                }
+                left @ Some(_) => queued.publish.properties.message_expiry_interval = left,
+                None => {}
             }
             if let Err(error) = self.check_publish(&queued.publish) {
-                self.events.push_back(Event::Published {
-                    id: queued.id,
-                    result: Err(PublishFailure::NotAllowed(error)),
-                    properties: PropertyBox::new(),
-                });
+                self.published(queued.id, Err(PublishFailure::NotAllowed(error)));
                 continue;
             }
             if let Err(back) = self.transmit(queued) {

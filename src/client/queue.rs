@@ -18,14 +18,12 @@ pub(super) struct Queued {
 }
 
 impl Queued {
-    /// Whether its Message Expiry Interval passed while it waited.
-    pub(super) fn expired(&self, now: Instant) -> bool {
-        self.publish
-            .properties
-            .message_expiry_interval
-            .is_some_and(|interval| {
-                now.saturating_duration_since(self.since).as_secs() >= u64::from(interval)
-            })
+    /// What is left of its Message Expiry Interval after waiting since it was queued,
+    /// in whole seconds: 0 once it has expired, `None` when it has no interval.
+    pub(super) fn expiry_left(&self, now: Instant) -> Option<u32> {
+        let interval = self.publish.properties.message_expiry_interval?;
+        let waited = now.saturating_duration_since(self.since).as_secs();
+        Some(u64::from(interval).saturating_sub(waited) as u32)
     }
 
     /// What the message counts for against the byte bound: topic and payload.
@@ -80,7 +78,7 @@ impl Queue {
         let mut expired = Vec::new();
         let mut kept = VecDeque::with_capacity(self.items.len());
         for queued in self.items.drain(..) {
-            if queued.expired(now) {
+            if queued.expiry_left(now) == Some(0) {
                 self.bytes -= queued.weight();
                 expired.push(queued);
             } else {

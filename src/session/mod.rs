@@ -272,12 +272,17 @@ impl Session {
 
     /// Marks or clears the re-send flag of `pid`, keeping the count.
     pub(crate) fn set_awaiting_resend(&mut self, pid: u16, awaiting: bool) {
-        let mut change = 0isize;
-        if let Some(o) = self.publish_mut(pid) {
-            change = awaiting as isize - o.awaiting_resend as isize;
+        let Some(o) = self.publish_mut(pid) else {
+            return;
+        };
+        if o.awaiting_resend != awaiting {
             o.awaiting_resend = awaiting;
+            if awaiting {
+                self.awaiting_resend += 1;
+            } else {
+                self.awaiting_resend -= 1;
+            }
         }
-        self.awaiting_resend = self.awaiting_resend.wrapping_add_signed(change);
     }
 
     /// The first outgoing message, in order, that waits for its re-send.
