@@ -144,7 +144,7 @@ impl Client {
         };
         entry.publish.dup = true;
         let publish = entry.publish.clone();
-        self.send_part(&publish);
+        self.send_publish(&publish);
     }
 
     /// Session Present 0 while the client held session state: [MQTT-3.2.2-5] the state

@@ -466,7 +466,7 @@ impl Client {
                 }
                 self.send_part(&wire);
             }
-            None => self.send_part(publish),
+            None => self.send_publish(publish),
         }
     }
 
@@ -491,6 +491,17 @@ impl Client {
             TopicAliasMode::Manual => {
                 chosen.and_then(|alias| self.outbound_aliases.manual(alias, &publish.topic))
             }
+        }
+    }
+
+    /// Writes a PUBLISH: directly when it has no properties, through the generic
+    /// encoder otherwise.
+    pub(super) fn send_publish(&mut self, publish: &Publish) {
+        let before = self.tx.len();
+        if publish.write_direct(self.config.version, &mut self.tx) {
+            self.sent(before);
+        } else {
+            self.send_part(publish);
         }
     }
 

@@ -122,11 +122,6 @@ pub(crate) trait Body {
     fn payload(&self) -> Option<&Bytes> {
         None
     }
-    /// Writes the whole packet, already checked, field by field when its layout is
-    /// simple enough to need no size pass; false, with nothing written, otherwise.
-    fn write_direct<B: BufMut>(&self, _version: ProtocolVersion, _buf: &mut B) -> bool {
-        false
-    }
 }
 
 /// A packet with no variable header or payload: PINGREQ, PINGRESP.
@@ -174,9 +169,6 @@ fn encode_body<'p, P: Body, B: BufMut>(
     vectored: bool,
 ) -> Result<Option<&'p Bytes>, EncodeError> {
     p.check(version)?;
-    if !vectored && p.write_direct(version, buf) {
-        return Ok(None);
-    }
     let layout = layout(p, version);
     if layout.remaining > MAX_REMAINING_LENGTH as usize {
         return Err(EncodeError::PacketTooLarge {
