@@ -108,7 +108,7 @@ impl Client {
     /// Subscribes to `filters` (at least one) with their QoS and MQTT 5 options.
     ///
     /// Without a connection the SUBSCRIBE goes out right after the next CONNACK.
-    /// Completes with [`Event::Subscribed`].
+    /// Completes with [`Event::Subscribed`](super::Event::Subscribed).
     pub fn subscribe(
         &mut self,
         now: Instant,
@@ -158,7 +158,7 @@ impl Client {
     }
 
     /// Unsubscribes from `filters` (at least one). Completes with
-    /// [`Event::Unsubscribed`].
+    /// [`Event::Unsubscribed`](super::Event::Unsubscribed).
     pub fn unsubscribe(
         &mut self,
         now: Instant,
@@ -200,7 +200,7 @@ impl Client {
     /// without them, and `DisconnectWithWillMessage` closes without DISCONNECT, which
     /// is how that version makes the server publish the Will.
     ///
-    /// The session stays with the client; reports [`Event::Disconnected`] with
+    /// The session stays with the client; reports [`Event::Disconnected`](super::Event::Disconnected) with
     /// [`DisconnectReason::ByClient`](super::DisconnectReason::ByClient).
     ///
     /// ```
