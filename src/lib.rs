@@ -94,6 +94,7 @@ mod client;
 mod codec;
 #[doc(hidden)]
 pub mod fuzz;
+mod server;
 mod session;
 mod string;
 mod time;
@@ -116,6 +117,11 @@ pub use codec::{
     PublishProperties, ReasonCode, SubAck, SubAckReasonCode, Subscribe, SubscribeProperties,
     Subscription, SubscriptionIds, UnsubAck, UnsubAckReasonCode, Unsubscribe,
     UnsubscribeProperties, UserProperties, Will, WillProperties,
+};
+pub use server::{
+    AcceptOptions, CloseReason, ConnectRequest, DropReason, Granted, InboundId, InboundMessage,
+    RequestedSubscription, ServerConfig, ServerConnection, ServerError, ServerEvent, ServerSession,
+    ServerState, SubscribeRequest, UnsubscribeRequest,
 };
 pub use session::persist::RestoreError;
 pub use string::{MqttString, StringError};

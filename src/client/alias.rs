@@ -24,7 +24,7 @@ pub enum TopicAliasMode {
 /// The aliases of one connection: which topic each stands for, and when it was last
 /// used.
 #[derive(Clone, Debug, Default)]
-pub(super) struct OutboundAliases {
+pub(crate) struct OutboundAliases {
     /// The server's Topic Alias Maximum on this connection (0: none).
     maximum: u16,
     /// By alias - 1: the topic and the use counter at its last use.
@@ -35,7 +35,7 @@ pub(super) struct OutboundAliases {
 
 /// What to send for a topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum AliasUse {
+pub(crate) enum AliasUse {
     /// The alias already stands for the topic: send it with an empty topic.
     Known(NonZeroU16),
     /// Send the topic with the alias, which from then on stands for it.
@@ -44,12 +44,12 @@ pub(super) enum AliasUse {
 
 impl OutboundAliases {
     /// True when the server accepts aliases on this connection.
-    pub(super) fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.maximum > 0
     }
 
     /// Forgets every alias: a new connection starts without any ([MQTT-3.3.2-7]).
-    pub(super) fn reset(&mut self, maximum: u16) {
+    pub(crate) fn reset(&mut self, maximum: u16) {
         self.maximum = maximum;
         self.slots.clear();
         self.by_topic.clear();
@@ -58,7 +58,7 @@ impl OutboundAliases {
 
     /// Picks an alias for `topic`: the one it has, a free one, or the least recently
     /// used one. `None` when the server accepts none ([MQTT-3.2.2-18]).
-    pub(super) fn auto(&mut self, topic: &TopicName) -> Option<AliasUse> {
+    pub(crate) fn auto(&mut self, topic: &TopicName) -> Option<AliasUse> {
         if self.maximum == 0 {
             return None;
         }
@@ -85,7 +85,7 @@ impl OutboundAliases {
 
     /// The use of an alias the application chose; `None` when it is above the
     /// server's maximum ([MQTT-3.3.2-9]).
-    pub(super) fn manual(&mut self, alias: NonZeroU16, topic: &TopicName) -> Option<AliasUse> {
+    pub(crate) fn manual(&mut self, alias: NonZeroU16, topic: &TopicName) -> Option<AliasUse> {
         if alias.get() > self.maximum {
             return None;
         }

@@ -2,7 +2,7 @@
 //! network connections.
 
 mod acks;
-mod alias;
+pub(crate) mod alias;
 mod auth;
 mod config;
 mod error;
