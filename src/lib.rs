@@ -96,6 +96,8 @@ mod codec;
 pub mod fuzz;
 mod server;
 mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod string;
 mod time;
 mod topic;

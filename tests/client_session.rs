@@ -510,3 +510,40 @@ fn mqtt_4_3_3_7_expiry_is_not_applied_to_a_qos2_message_once_sent() {
     p.send(PubComp::new(pid(1)));
     assert_eq!(published(&p.events()), vec![(id, Ok(()))]);
 }
+
+/// Found by the network simulator (seed 182): a QoS 2 message whose PUBREL had gone
+/// out was restored behind a message published after it, because the session orders
+/// messages by their last step sent. Restored messages keep the order of publishing.
+#[test]
+fn session_lost_restore_keeps_publishing_order_when_an_earlier_qos2_was_released() {
+    for version in VERSIONS {
+        let mut p = persistent(version, SessionLostPolicy::Restore);
+        p.publish(message("t", b"first", QoS::ExactlyOnce));
+        p.publish(message("t", b"second", QoS::ExactlyOnce));
+        let sent = p.sent();
+        let Packet::Publish(first) = &sent[0] else {
+            panic!("{sent:?}")
+        };
+        // PUBREC for the first: its PUBREL is now its last step, after "second".
+        p.send(PubRec::new(first.packet_id().unwrap()));
+        assert!(matches!(p.sent().as_slice(), [Packet::PubRel(_)]));
+        p.drop_transport();
+        p.events();
+        let events = p.reconnect(connack(false));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::SessionLost { in_flight: 2, .. })),
+            "{events:?}"
+        );
+        let payloads: Vec<_> = p
+            .sent()
+            .into_iter()
+            .filter_map(|packet| match packet {
+                Packet::Publish(publish) => Some(publish.payload),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(payloads, vec![&b"first"[..], &b"second"[..]], "{version}");
+    }
+}

@@ -178,6 +178,9 @@ impl Client {
             in_flight,
             subscriptions: subscriptions.len(),
         });
+        // As first published: the order of last steps put a released QoS 2 message
+        // behind PUBLISHes sent after it.
+        restored.sort_unstable_by_key(|queued| queued.id);
         // Restored messages were sent before anything still queued: they go first.
         for queued in restored.into_iter().rev() {
             self.queue.push_front(queued);

@@ -11,7 +11,7 @@ mod inbound;
 mod outbound;
 mod persist;
 mod queue;
-mod reconnect;
+pub(crate) mod reconnect;
 
 pub use acks::{AckError, DeliveryId};
 pub use alias::TopicAliasMode;

@@ -127,7 +127,7 @@ impl ReconnectPolicy {
 }
 
 /// A uniform value in `0..=bound` from a splitmix64 step.
-fn uniform(state: &mut u64, bound: u64) -> u64 {
+pub(crate) fn uniform(state: &mut u64, bound: u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

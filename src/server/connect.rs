@@ -142,6 +142,12 @@ impl ServerConnection {
         self.connect_expiry_zero = props.session_expiry_interval.unwrap_or(0) == 0;
         session.epoch += 1;
         self.epoch = session.epoch;
+        // [MQTT-4.3.3-8] QoS 2 messages the broker never acknowledged (manual acks):
+        // their handles are stale now, so the client's re-sent PUBLISH ([MQTT-4.4.0-1])
+        // goes to the broker again instead of waiting for an `ack` that cannot come.
+        session
+            .incoming_qos2
+            .retain(|_, state| *state != super::session::Incoming::Unacked);
         if v5 {
             self.limits = ClientLimits {
                 receive_maximum: props.receive_maximum.map_or(u16::MAX, |r| r.get()),

@@ -132,6 +132,10 @@ impl ServerConnection {
     /// [MQTT-3.3.4-9] (binding the client) enforced: one more QoS 1/2 message than the
     /// Receive Maximum the server sent is DISCONNECT 0x93 (5.0 section 3.3.4).
     fn within_receive_maximum(&mut self) -> bool {
+        // 3.1.1 has no Receive Maximum: the client was never told one.
+        if !self.is_v5() {
+            return true;
+        }
         let in_flight =
             self.unacked_qos1.len() + self.session.as_ref().map_or(0, |s| s.incoming_qos2.len());
         if in_flight >= usize::from(self.config.receive_maximum.max(1)) {

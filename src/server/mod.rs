@@ -238,6 +238,17 @@ impl ServerConnection {
         }
         self.rx.extend_from_slice(bytes);
         self.process_input();
+        // Bytes read together with the CONNECT wait for the answer too: they count
+        // against `max_pending_input` like those of later reads.
+        if self.state == ServerState::AwaitingAnswer
+            && self.rx.len() > self.config.max_pending_input
+        {
+            self.violation(
+                DisconnectReasonCode::QuotaExceeded,
+                None,
+                "too much input before CONNACK",
+            );
+        }
     }
 
     /// Decodes and handles what the receive buffer holds, as far as the state allows.

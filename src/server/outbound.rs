@@ -80,6 +80,15 @@ impl ServerConnection {
         }
         // [MQTT-3.3.1-3] DUP 0 on a first transmission.
         message.dup = false;
+        if self.version == Some(crate::types::ProtocolVersion::V311) {
+            // A 5.0 publisher's properties have no place in a 3.1.1 PUBLISH.
+            message.properties = PropertyBox::new();
+        }
+        // [MQTT-3.1.2-27] / [MQTT-3.3.2-11] aliases are this connection's choice
+        // (`send_with_alias`): one the broker's message carries is never sent as is.
+        if message.properties.topic_alias.is_some() {
+            message.properties.topic_alias = None;
+        }
         let qos = message.qos;
         let qos_pid = match qos {
             QoS::AtMostOnce => QosPid::AtMostOnce,
