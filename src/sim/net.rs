@@ -592,7 +592,23 @@ fn describe_note(note: &BrokerNote) -> String {
             "broker routes {topic} {:?} from {from} to {to} at {qos:?}",
             String::from_utf8_lossy(payload)
         ),
-        other => format!("broker {other:?}"),
+        BrokerNote::Connected {
+            conn,
+            client_id,
+            session_present,
+        } => format!(
+            "broker accepts {client_id} on connection {} (session present: {session_present})",
+            conn.0
+        ),
+        BrokerNote::Closed { conn, reason } => {
+            format!("broker closes connection {}: {reason}", conn.0)
+        }
+        BrokerNote::Will { client_id, topic } => {
+            format!("broker publishes the Will of {client_id} on {topic}")
+        }
+        BrokerNote::SessionEnded { client_id } => {
+            format!("broker ends the session of {client_id}")
+        }
     }
 }
 
@@ -607,6 +623,16 @@ fn describe(event: &Event) -> String {
             if m.dup { " (dup)" } else { "" }
         ),
         Event::Published { id, result, .. } => format!("completed {id:?}: {result:?}"),
+        Event::Connected(c) => format!(
+            "connected (session present: {}, keep alive {} s)",
+            c.session_present, c.keep_alive
+        ),
+        Event::Subscribed { id, results, .. } => format!("subscribed {id:?}: {results:?}"),
+        Event::Connect { attempt, .. } => format!("opens a transport (attempt {attempt})"),
+        Event::AttemptScheduled { attempt, delay, .. } => {
+            format!("will reconnect in {delay:?} (attempt {attempt})")
+        }
+        Event::Disconnected { reason } => format!("disconnected: {reason:?}"),
         other => format!("{other:?}"),
     }
 }
