@@ -1,6 +1,7 @@
 //! The soak test of issue 6: many seeded scenarios with every fault kind, each checked
 //! for the delivery guarantees (see `mqtt_sansio::sim`). `MQTT_SANSIO_SOAK_SEEDS` sets
-//! the number of seeds (default 200); `MQTT_SANSIO_SOAK_FIRST` the first one.
+//! the number of seeds (default 200); `MQTT_SANSIO_SOAK_FIRST` the first one;
+//! `MQTT_SANSIO_SOAK_STEPS` the steps per scenario (default 40).
 
 use mqtt_sansio::sim::{SoakOptions, soak};
 
@@ -15,7 +16,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn every_seed_keeps_the_delivery_guarantees_under_every_fault_kind() {
     let first = env_u64("MQTT_SANSIO_SOAK_FIRST", 0);
     let seeds = env_u64("MQTT_SANSIO_SOAK_SEEDS", 200);
-    let options = SoakOptions::default();
+    let mut options = SoakOptions::default();
+    options.steps = env_u64("MQTT_SANSIO_SOAK_STEPS", options.steps as u64) as usize;
     let mut published = 0;
     let mut delivered = 0;
     let mut faults = 0;

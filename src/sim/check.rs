@@ -30,11 +30,28 @@ struct Receiver {
     subscriptions: Vec<(TopicFilter, QoS, Instant)>,
     /// When the client's session was lost (its own SessionLost, or a broker restart
     /// without sessions).
-    last_loss: Option<Instant>,
+    losses: Vec<Instant>,
     /// Every delivery: payload, QoS and time, in order.
     deliveries: Vec<(Bytes, QoS, Instant)>,
     /// Subscribe commands not yet answered, with their filters.
     pending_subscribes: BTreeMap<SubscribeId, (Vec<Subscription>, usize)>,
+}
+
+impl Receiver {
+    /// True when a subscription matching `sent` with QoS 1 or 2 stood when it was
+    /// published and the session was not lost from then until `until` (the end of the
+    /// run when `None`).
+    fn subscribed_before(&self, sent: &Sent, until: Option<Instant>) -> bool {
+        self.subscriptions.iter().any(|(filter, granted, since)| {
+            *granted != QoS::AtMostOnce
+                && filter.matches(&sent.topic)
+                && *since <= sent.at
+                && !self
+                    .losses
+                    .iter()
+                    .any(|&lost| *since < lost && until.is_none_or(|u| lost <= u))
+        })
+    }
 }
 
 /// What happened in a run, for the checks.
@@ -94,7 +111,7 @@ impl Ledger {
     /// A broker restart without sessions at `now`: every client's session is gone.
     pub(crate) fn lost_all(&mut self, now: Instant) {
         for receiver in self.receivers.values_mut() {
-            receiver.last_loss = Some(now);
+            receiver.losses.push(now);
         }
         self.losses.push(now);
     }
@@ -150,7 +167,7 @@ impl Ledger {
             }
             Event::SessionLost { .. } => {
                 let receiver = self.receivers.entry(client).or_default();
-                receiver.last_loss = Some(now);
+                receiver.losses.push(now);
                 self.losses.push(now);
             }
             Event::Message(message) => {
@@ -228,15 +245,7 @@ impl Ledger {
                 if !sent.ok || sent.qos == QoS::AtMostOnce {
                     continue;
                 }
-                let required = receiver
-                    .subscriptions
-                    .iter()
-                    .any(|(filter, granted, since)| {
-                        *granted != QoS::AtMostOnce
-                            && filter.matches(&sent.topic)
-                            && *since <= sent.at
-                            && receiver.last_loss.is_none_or(|lost| lost < *since)
-                    });
+                let required = receiver.subscribed_before(sent, None);
                 if required && !first.contains_key(&sent.payload) {
                     problems.push(format!(
                         "client {client} never got {:?} ({:?} on {})",
@@ -261,6 +270,12 @@ impl Ledger {
                 let Some(sent) = self.by_payload.get(payload).and_then(|k| self.sent.get(k)) else {
                     continue;
                 };
+                // Only messages whose subscription stood, unbroken, from their publishing
+                // to this delivery: one that missed it reached the subscriber through a
+                // re-send, which the broker received after later messages.
+                if !receiver.subscribed_before(sent, Some(*at)) {
+                    continue;
+                }
                 let key = (sent.publisher, sent.topic.as_str());
                 if last.get(&key).is_some_and(|&previous| sent.seq < previous) {
                     problems.push(format!(

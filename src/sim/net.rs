@@ -5,8 +5,11 @@
 use super::broker::{Broker, BrokerNote, ConnId};
 use super::check::Ledger;
 use crate::client::reconnect::uniform;
-use crate::client::{Client, ClientConfig, Event, Message, PublishError, PublishId, SubscribeId};
-use crate::codec::Subscription;
+use crate::client::{
+    Client, ClientConfig, Event, Message, PublishError, PublishId, StateError, SubscribeError,
+    SubscribeId,
+};
+use crate::codec::{DisconnectReasonCode, SubscribeProperties, Subscription};
 use crate::server::ServerConfig;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
@@ -93,6 +96,8 @@ struct Node {
     client: Client,
     name: String,
     link: Option<usize>,
+    /// Every event the client reported, with when.
+    events: Vec<(Instant, Event)>,
 }
 
 /// Clients, a broker and the network between them, in virtual time.
@@ -180,6 +185,7 @@ impl World {
             client,
             name,
             link: None,
+            events: Vec::new(),
         });
         let index = self.nodes.len() - 1;
         self.drive_client(index);
@@ -208,13 +214,55 @@ impl World {
         &mut self,
         index: usize,
         filters: Vec<Subscription>,
-    ) -> Result<SubscribeId, crate::client::SubscribeError> {
-        let id = self.nodes[index]
-            .client
-            .subscribe(self.now, filters.clone())?;
+    ) -> Result<SubscribeId, SubscribeError> {
+        self.subscribe_with_properties(index, filters, SubscribeProperties::default())
+    }
+
+    /// Client `index` subscribes with MQTT 5 SUBSCRIBE properties: a Subscription
+    /// Identifier, User Properties ([`Client::subscribe_with_properties`]).
+    pub fn subscribe_with_properties(
+        &mut self,
+        index: usize,
+        filters: Vec<Subscription>,
+        properties: SubscribeProperties,
+    ) -> Result<SubscribeId, SubscribeError> {
+        let id = self.nodes[index].client.subscribe_with_properties(
+            self.now,
+            filters.clone(),
+            properties,
+        )?;
         self.ledger.subscribed(index, id, filters);
         self.drive_client(index);
         Ok(id)
+    }
+
+    /// Client `index` ends its connection gracefully: DISCONNECT with Normal
+    /// Disconnection (the broker discards its Will), the Session Expiry Interval of
+    /// CONNECT unchanged ([`Client::disconnect`]). The client stops reconnecting until
+    /// [`connect`](Self::connect); meanwhile [`settle`](Self::settle) cannot succeed.
+    pub fn disconnect(&mut self, index: usize) -> Result<(), StateError> {
+        self.nodes[index].client.disconnect(
+            self.now,
+            DisconnectReasonCode::NormalDisconnection,
+            None,
+        )?;
+        self.note(format!("{} disconnects", self.nodes[index].name));
+        self.drive_client(index);
+        Ok(())
+    }
+
+    /// Client `index` starts connecting again by its policy ([`Client::connect`]),
+    /// after [`disconnect`](Self::disconnect) or after it gave up.
+    pub fn connect(&mut self, index: usize) -> Result<(), StateError> {
+        self.nodes[index].client.connect(self.now)?;
+        self.drive_client(index);
+        Ok(())
+    }
+
+    /// Every event client `index` reported so far, oldest first, with the virtual
+    /// time it was reported at.
+    pub fn events(&self, index: usize) -> &[(Instant, Event)] {
+        &self.nodes[index].events
     }
 
     /// Runs until `deadline`, handling every delivery and timer on the way.
@@ -517,6 +565,7 @@ impl World {
                 _ => {}
             }
             self.ledger.client_event(index, &event, self.now);
+            self.nodes[index].events.push((self.now, event));
         }
     }
 

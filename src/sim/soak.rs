@@ -67,7 +67,8 @@ fn filter(s: &'static str) -> TopicFilter {
 }
 
 /// Runs the scenario of `seed`: two subscribers and two publishers of random protocol
-/// versions with persistent sessions, random QoS traffic on four topics, and the
+/// versions with persistent sessions, random limits (Receive Maximum, Topic Aliases both
+/// ways, the broker acknowledging after routing or at once), random QoS traffic on four topics, and the
 /// faults `options` allows; then heals the network, lets everything settle and checks
 /// the invariants ([`World::check`]). On failure returns what failed, with the
 /// timeline when `options.trace` is set.
@@ -76,6 +77,8 @@ pub fn soak(seed: u64, options: &SoakOptions) -> Result<SoakReport, String> {
     let mut pick = |bound: u64| uniform(&mut rng, bound);
     let broker = ServerConfig {
         receive_maximum: 2 + pick(20) as u16,
+        topic_alias_maximum: pick(3) as u16,
+        manual_acks: pick(1) == 1,
         max_queued_messages: 100_000,
         ..ServerConfig::default()
     };
@@ -108,6 +111,8 @@ pub fn soak(seed: u64, options: &SoakOptions) -> Result<SoakReport, String> {
         config.keep_alive = 5 + pick(10) as u16;
         config.receive_maximum = NonZeroU16::new(1 + pick(20) as u16).unwrap_or(NonZeroU16::MIN);
         config.max_queued = 100_000;
+        config.topic_alias_maximum = pick(3) as u16;
+        config.manual_acks = false;
         config.reconnect.initial_delay = Duration::from_millis(100);
         config.reconnect.max_delay = Duration::from_secs(5);
         config.reconnect.jitter = Jitter::Full;
