@@ -197,6 +197,10 @@ fn capped_exponential(
     cap: Duration,
     failures: u32,
 ) -> Duration {
+    // Zero stays zero however many failures: only a non-zero start can overflow.
+    if initial.is_zero() {
+        return Duration::ZERO;
+    }
     let grown = u128::from(multiplier)
         .checked_pow(failures - 1)
         .and_then(|f| initial.as_nanos().checked_mul(f));
