@@ -121,9 +121,9 @@ pub use codec::{
     UnsubscribeProperties, UserProperties, Will, WillProperties,
 };
 pub use server::{
-    AcceptOptions, CloseReason, ConnectRequest, DropReason, Granted, InboundId, InboundMessage,
-    RequestedSubscription, ServerConfig, ServerConnection, ServerError, ServerEvent, ServerSession,
-    ServerState, SubscribeRequest, UnsubscribeRequest,
+    AcceptError, AcceptOptions, CloseReason, ConnectRequest, DropReason, Granted, InboundId,
+    InboundMessage, RequestedSubscription, ServerConfig, ServerConnection, ServerError,
+    ServerEvent, ServerSession, ServerState, SubscribeRequest, Unanswered, UnsubscribeRequest,
 };
 pub use session::persist::RestoreError;
 pub use string::{MqttString, StringError};

@@ -130,4 +130,24 @@ pub enum ServerError {
     /// The packet cannot be encoded.
     #[error("invalid packet: {0}")]
     Invalid(EncodeError),
+    /// Even without Reason String and User Properties the CONNACK is larger than the
+    /// client's Maximum Packet Size: the connection refused the client with 0x95.
+    #[error("the connack exceeds the client's maximum packet size")]
+    ConnAckTooLarge,
 }
+
+/// An answer of the broker that the connection could not apply, with what the broker
+/// passed, so that it can answer again (as [`std::sync::mpsc::SendError`] hands back
+/// the value).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Unanswered<R: core::fmt::Debug> {
+    /// Why.
+    pub error: ServerError,
+    /// The request (and for `accept`, the session) the broker passed.
+    pub request: R,
+}
+
+/// What [`accept`](super::ServerConnection::accept) hands back on an error: the
+/// request and the session the broker passed.
+pub type AcceptError = Unanswered<(super::ConnectRequest, Option<super::ServerSession>)>;

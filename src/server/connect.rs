@@ -3,8 +3,8 @@
 
 use super::event::PendingWill;
 use super::{
-    AcceptOptions, ClientLimits, CloseReason, ConnectRequest, ServerConnection, ServerError,
-    ServerEvent, ServerSession, ServerState,
+    AcceptError, AcceptOptions, ClientLimits, CloseReason, ConnectRequest, ServerConnection,
+    ServerError, ServerEvent, ServerSession, ServerState, Unanswered,
 };
 use crate::client::Message;
 use crate::codec::{
@@ -98,37 +98,93 @@ impl ServerConnection {
     /// `session` is the session the broker holds for the Client Identifier (from
     /// [`resume_session`](Self::resume_session) of the connection that had it); with
     /// Clean Start 1 it is ignored ([MQTT-3.1.2-4]).
+    ///
+    /// On an error nothing changed and the request and the session come back in
+    /// [`Unanswered`], to answer again; except that after
+    /// [`ServerError::ConnAckTooLarge`] the client has been refused (the session still
+    /// comes back).
     pub fn accept(
         &mut self,
         now: Instant,
         request: ConnectRequest,
         session: Option<ServerSession>,
         options: AcceptOptions,
-    ) -> Result<(), ServerError> {
+    ) -> Result<(), Box<AcceptError>> {
         self.advance_clock(now);
+        let back = |error, request, session| {
+            Err(Box::new(Unanswered {
+                error,
+                request: (request, session),
+            }))
+        };
         if self.state != ServerState::AwaitingAnswer {
-            return Err(ServerError::WrongState(
-                "accept needs an unanswered CONNECT",
-            ));
+            let error = ServerError::WrongState("accept needs an unanswered CONNECT");
+            return back(error, request, session);
         }
-        let connect = request.connect;
+        let connect = &request.connect;
         let v5 = self.is_v5();
         let assigned = connect.client_id.is_empty();
-        let client_id = if assigned {
-            // [MQTT-3.1.3-6] an empty ClientID gets a unique one from the broker.
-            options
-                .assigned_client_id
-                .clone()
-                .ok_or(ServerError::AssignedIdRequired)?
+        // [MQTT-3.1.3-6] an empty ClientID gets a unique one from the broker.
+        let client_id = match (assigned, &options.assigned_client_id) {
+            (false, _) => connect.client_id.clone(),
+            (true, Some(id)) => id.clone(),
+            (true, None) => return back(ServerError::AssignedIdRequired, request, session),
+        };
+        let props = &connect.properties;
+        let limits = if v5 {
+            ClientLimits {
+                receive_maximum: props.receive_maximum.map_or(u16::MAX, |r| r.get()),
+                maximum_packet_size: props
+                    .maximum_packet_size
+                    .map_or(MAX_PACKET_SIZE, |m| m.get()),
+                topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
+                request_problem_information: props.request_problem_information.unwrap_or(true),
+            }
         } else {
-            connect.client_id.clone()
+            ClientLimits::default()
         };
         // [MQTT-3.1.2-4] Clean Start 1 discards the session; [MQTT-3.1.2-5] Clean Start
         // 0 continues it; [MQTT-3.1.2-6] or starts a new one.
-        let resumed = session.filter(|_| !connect.clean_start);
-        let session_present = resumed.is_some();
-        let mut session = resumed.unwrap_or_else(|| ServerSession::new(client_id.clone()));
+        let session_present = session.is_some() && !connect.clean_start;
+
+        let mut connack = ConnAck::new(ConnectReasonCode::Success);
+        // [MQTT-3.2.2-2] / [MQTT-3.2.2-3]
+        connack.session_present = session_present;
+        if v5 {
+            let mut p = self.config.connack_properties();
+            if assigned {
+                // [MQTT-3.1.3-7] / [MQTT-3.2.2-16]
+                p.assigned_client_identifier = Some(client_id.clone());
+            }
+            p.session_expiry_interval = options.session_expiry_interval;
+            if props.request_response_information == Some(true) {
+                // [MQTT-3.1.2-28] only when asked for.
+                p.response_information = options.response_information.clone();
+            }
+            p.authentication_method = self.auth_method.clone();
+            p.authentication_data = options.authentication_data.clone();
+            connack.properties = PropertyBox::from(p);
+            let maximum = limits.maximum_packet_size as usize;
+            if encoded_len_of(&connack, ProtocolVersion::V5) > maximum {
+                // [MQTT-3.1.2-24] not even the CONNACK fits the client's maximum.
+                self.refuse(ConnectReasonCode::PacketTooLarge);
+                return back(ServerError::ConnAckTooLarge, request, session);
+            }
+            let mut diagnostics = connack.clone();
+            diagnostics.properties.reason_string = options.reason_string;
+            diagnostics.properties.user_properties = options.user_properties;
+            // [MQTT-3.2.2-19] / [MQTT-3.2.2-20] no Reason String or User Properties
+            // that would make the CONNACK too large for the client.
+            if encoded_len_of(&diagnostics, ProtocolVersion::V5) <= maximum {
+                connack = diagnostics;
+            }
+        }
+
+        let connect = request.connect;
         let props = &connect.properties;
+        let mut session = session
+            .filter(|_| session_present)
+            .unwrap_or_else(|| ServerSession::new(client_id.clone()));
         session.expiry_interval = if v5 {
             options
                 .session_expiry_interval
@@ -148,16 +204,7 @@ impl ServerConnection {
         session
             .incoming_qos2
             .retain(|_, state| *state != super::session::Incoming::Unacked);
-        if v5 {
-            self.limits = ClientLimits {
-                receive_maximum: props.receive_maximum.map_or(u16::MAX, |r| r.get()),
-                maximum_packet_size: props
-                    .maximum_packet_size
-                    .map_or(MAX_PACKET_SIZE, |m| m.get()),
-                topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
-                request_problem_information: props.request_problem_information.unwrap_or(true),
-            };
-        }
+        self.limits = limits;
         // [MQTT-3.1.2-27] no aliases towards a client that accepts none.
         self.outbound_aliases.reset(self.limits.topic_alias_maximum);
         self.inbound_aliases.clear();
@@ -181,35 +228,6 @@ impl ServerConnection {
             },
             delay: Duration::from_secs(u64::from(will.properties.will_delay_interval.unwrap_or(0))),
         });
-
-        let mut connack = ConnAck::new(ConnectReasonCode::Success);
-        // [MQTT-3.2.2-2] / [MQTT-3.2.2-3]
-        connack.session_present = session_present;
-        if v5 {
-            let mut p = self.config.connack_properties();
-            if assigned {
-                // [MQTT-3.1.3-7] / [MQTT-3.2.2-16]
-                p.assigned_client_identifier = Some(client_id.clone());
-            }
-            p.session_expiry_interval = options.session_expiry_interval;
-            if props.request_response_information == Some(true) {
-                // [MQTT-3.1.2-28] only when asked for.
-                p.response_information = options.response_information;
-            }
-            p.authentication_method = self.auth_method.clone();
-            p.authentication_data = options.authentication_data;
-            connack.properties = PropertyBox::from(p);
-            let mut diagnostics = connack.clone();
-            diagnostics.properties.reason_string = options.reason_string;
-            diagnostics.properties.user_properties = options.user_properties;
-            // [MQTT-3.2.2-19] / [MQTT-3.2.2-20] no Reason String or User Properties
-            // that would make the CONNACK too large for the client.
-            if encoded_len_of(&diagnostics, ProtocolVersion::V5)
-                <= self.limits.maximum_packet_size as usize
-            {
-                connack = diagnostics;
-            }
-        }
         self.send_connack(connack);
         self.client_id = Some(client_id);
         self.session = Some(session);
@@ -234,19 +252,17 @@ impl ServerConnection {
         now: Instant,
         request: ConnectRequest,
         reason_code: ConnectReasonCode,
-    ) -> Result<(), ServerError> {
+    ) -> Result<(), Unanswered<ConnectRequest>> {
         self.advance_clock(now);
-        drop(request);
-        if self.state != ServerState::AwaitingAnswer {
-            return Err(ServerError::WrongState(
-                "reject needs an unanswered CONNECT",
-            ));
-        }
-        if !reason_code.is_error() {
-            return Err(ServerError::ReasonNotAllowed);
-        }
-        self.refuse(reason_code);
-        Ok(())
+        let error = if self.state != ServerState::AwaitingAnswer {
+            ServerError::WrongState("reject needs an unanswered CONNECT")
+        } else if !reason_code.is_error() {
+            ServerError::ReasonNotAllowed
+        } else {
+            self.refuse(reason_code);
+            return Ok(());
+        };
+        Err(Unanswered { error, request })
     }
 
     /// Sends the next challenge of an enhanced authentication: AUTH 0x18 with the
@@ -386,7 +402,10 @@ impl ServerConnection {
     /// ([MQTT-3.1.4-3]); a Will still waiting for its delay is not sent
     /// ([MQTT-3.1.3-9]). Returns the session for [`accept`](Self::accept).
     pub fn resume_session(&mut self, now: Instant) -> Option<ServerSession> {
-        self.advance_clock(now);
+        // Deadlines reached by `now` first, even if the driver's timer has not fired:
+        // an expired session is gone ([MQTT-4.1.0-2]) and a Will whose delay passed is
+        // due ([MQTT-3.1.3-9] only holds it back before that).
+        self.handle_timeout(now);
         self.take_over();
         if self.will_deadline.is_some() {
             self.will_deadline = None;
@@ -401,7 +420,8 @@ impl ServerConnection {
     /// 0x8E ([MQTT-3.1.4-3]), the Will is published if still waiting (the session
     /// ends), and [`ServerEvent::SessionEnded`] follows.
     pub fn end_session(&mut self, now: Instant) {
-        self.advance_clock(now);
+        // Deadlines reached by `now` first, as in `resume_session`.
+        self.handle_timeout(now);
         self.take_over();
         self.drop_session();
     }

@@ -129,7 +129,7 @@ impl ServerConnection {
         }
     }
 
-    /// [MQTT-3.3.4-9] (binding the client) enforced: one more QoS 1/2 message than the
+    /// [MQTT-3.3.4-7] (binding the client) enforced: one more QoS 1/2 message than the
     /// Receive Maximum the server sent is DISCONNECT 0x93 (5.0 section 3.3.4).
     fn within_receive_maximum(&mut self) -> bool {
         // 3.1.1 has no Receive Maximum: the client was never told one.

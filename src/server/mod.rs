@@ -8,7 +8,7 @@ mod inbound;
 mod outbound;
 mod session;
 
-pub use config::{ServerConfig, ServerError};
+pub use config::{AcceptError, ServerConfig, ServerError, Unanswered};
 pub use event::{
     AcceptOptions, CloseReason, ConnectRequest, DropReason, InboundId, InboundMessage,
     RequestedSubscription, ServerEvent, SubscribeRequest, UnsubscribeRequest,
@@ -212,6 +212,11 @@ impl ServerConnection {
             queued: self.session.as_ref().map_or(0, ServerSession::queued),
             ..self.stats
         }
+    }
+
+    /// What the client declared it accepts (for the fuzz checks).
+    pub(crate) fn client_limits(&self) -> ClientLimits {
+        self.limits
     }
 
     // ---- inputs ----

@@ -4,7 +4,7 @@
 use super::session::{Incoming, Outgoing, Queued};
 use super::{
     DropReason, Granted, InboundId, ServerConnection, ServerError, ServerEvent, ServerState,
-    SubscribeRequest, UnsubscribeRequest,
+    SubscribeRequest, Unanswered, UnsubscribeRequest,
 };
 use crate::client::Message;
 use crate::client::alias::AliasUse;
@@ -24,6 +24,11 @@ impl ServerConnection {
     /// messages wait in the session while the client is offline or at its Receive
     /// Maximum; a QoS 0 message for an offline client is dropped.
     pub fn publish(&mut self, now: Instant, message: Message) -> Result<(), ServerError> {
+        if self.state == ServerState::Closed {
+            // A session whose expiry passed is gone, even before the driver's timer
+            // fired ([MQTT-4.1.0-2]).
+            self.handle_timeout(now);
+        }
         self.advance_clock(now);
         let Some(session) = &mut self.session else {
             return Err(ServerError::NoSession);
@@ -212,16 +217,20 @@ impl ServerConnection {
     /// Answers a SUBSCRIBE with one result per filter, in order ([MQTT-3.8.4-1],
     /// [MQTT-3.8.4-6], [MQTT-3.9.3-1]). Granted filters are added to the session,
     /// replacing an identical one ([MQTT-3.8.4-3]), at no more than the server's
-    /// Maximum QoS. Refusals the connection imposes (see
+    /// Maximum QoS. On an error (a stale request, a wrong number of results) nothing
+    /// changed and the request comes back. Refusals the connection imposes (see
     /// [`RequestedSubscription::refused`](super::RequestedSubscription)) win.
     pub fn answer_subscribe(
         &mut self,
         now: Instant,
         request: SubscribeRequest,
         results: &[SubAckReasonCode],
-    ) -> Result<Vec<SubAckReasonCode>, ServerError> {
+    ) -> Result<Vec<SubAckReasonCode>, Unanswered<SubscribeRequest>> {
         self.advance_clock(now);
-        self.check_request(request.epoch, request.filters.len(), results.len())?;
+        if let Err(error) = self.check_request(request.epoch, request.filters.len(), results.len())
+        {
+            return Err(Unanswered { error, request });
+        }
         let v5 = self.is_v5();
         let identifier = request.properties.subscription_identifier;
         let mut codes = Vec::with_capacity(results.len());
@@ -263,9 +272,12 @@ impl ServerConnection {
         now: Instant,
         request: UnsubscribeRequest,
         results: &[UnsubAckReasonCode],
-    ) -> Result<(), ServerError> {
+    ) -> Result<(), Unanswered<UnsubscribeRequest>> {
         self.advance_clock(now);
-        self.check_request(request.epoch, request.filters.len(), results.len())?;
+        if let Err(error) = self.check_request(request.epoch, request.filters.len(), results.len())
+        {
+            return Err(Unanswered { error, request });
+        }
         for ((filter, _), result) in request.filters.iter().zip(results) {
             if *result == UnsubAckReasonCode::Success {
                 if let Some(session) = &mut self.session {
@@ -274,7 +286,14 @@ impl ServerConnection {
             }
         }
         if self.state == ServerState::Connected {
-            let mut unsuback = UnsubAck::new(request.packet_id, results.to_vec());
+            // [MQTT-3.10.4-4] in 3.1.1 too: its UNSUBACK has no reason codes (the codec
+            // refuses to encode them, and the UNSUBACK was never sent).
+            let codes = if self.is_v5() {
+                results.to_vec()
+            } else {
+                Vec::new()
+            };
+            let mut unsuback = UnsubAck::new(request.packet_id, codes);
             unsuback.properties = PropertyBox::<AckProperties>::new();
             self.send_part(&unsuback);
         }

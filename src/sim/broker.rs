@@ -92,7 +92,8 @@ pub struct Broker {
     slots: Vec<Option<Slot>>,
     /// The connection object that holds each client's session (live or closed).
     sessions: BTreeMap<MqttString, ConnId>,
-    retained: BTreeMap<TopicName, Message>,
+    /// The retained message of each topic, with when it was stored.
+    retained: BTreeMap<TopicName, (Message, Instant)>,
     /// Round-robin position per shared subscription group.
     shared_next: BTreeMap<String, usize>,
     next_assigned_id: u64,
@@ -187,7 +188,7 @@ impl Broker {
 
     /// The retained message of `topic`, if any.
     pub fn retained(&self, topic: &TopicName) -> Option<&Message> {
-        self.retained.get(topic)
+        self.retained.get(topic).map(|(message, _)| message)
     }
 
     /// Messages held for clients in all sessions (in flight and queued): a gauge for
@@ -402,7 +403,8 @@ impl Broker {
                 // [MQTT-3.3.1-6] / [MQTT-3.3.1-7] an empty payload removes it.
                 self.retained.remove(&message.topic);
             } else {
-                self.retained.insert(message.topic.clone(), message.clone());
+                self.retained
+                    .insert(message.topic.clone(), (message.clone(), now));
             }
         }
         // Per client: the copy to send. Shared groups: the members per group.
@@ -511,8 +513,8 @@ impl Broker {
         let matching: Vec<Message> = self
             .retained
             .values()
-            .filter(|m| subscription.filter.matches(&m.topic))
-            .cloned()
+            .filter(|(m, _)| subscription.filter.matches(&m.topic))
+            .filter_map(|(m, stored)| aged(m, *stored, now))
             .collect();
         let Some(slot) = self.slot_mut(conn) else {
             return;
@@ -524,6 +526,18 @@ impl Broker {
             let _ = slot.conn.publish(now, message);
         }
     }
+}
+
+/// A retained message as it stands at `now`: its Message Expiry Interval less the
+/// time it was stored ([MQTT-3.3.2-6]); `None` once that passed ([MQTT-3.3.2-5]).
+fn aged(message: &Message, stored: Instant, now: Instant) -> Option<Message> {
+    let mut message = message.clone();
+    if let Some(interval) = message.properties.message_expiry_interval {
+        let waited = now.saturating_duration_since(stored).as_secs();
+        let left = u64::from(interval).checked_sub(waited).filter(|&l| l > 0)?;
+        message.properties.message_expiry_interval = Some(left as u32);
+    }
+    Some(message)
 }
 
 fn set_identifiers(message: &mut Message, identifiers: &[SubscriptionId]) {

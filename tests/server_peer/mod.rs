@@ -113,7 +113,9 @@ impl ClientPeer {
     ) -> ConnAck {
         self.send(Packet::Connect(Box::new(connect)));
         let request = self.expect_connect();
-        self.conn.accept(self.now, request, session, options).unwrap();
+        self.conn
+            .accept(self.now, request, session, options)
+            .unwrap();
         match self.received().as_slice() {
             [Packet::ConnAck(ack), ..] => ack.clone(),
             other => panic!("expected CONNACK, got {other:?}"),
