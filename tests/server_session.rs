@@ -1178,3 +1178,44 @@ fn v5_mqtt_3_1_3_9_a_will_already_due_is_sent_at_resume() {
         "{events:?}"
     );
 }
+
+/// Found by the `server_ops` fuzz target: a message in flight was re-sent on a resumed
+/// session to a client whose new connection declared a smaller Maximum Packet Size, a
+/// packet larger than the client accepts ([MQTT-3.1.2-24]). It is dropped as if
+/// delivered, with an event ([MQTT-3.1.2-25]).
+#[test]
+fn mqtt_3_1_2_25_resent_publish_too_large_for_the_resuming_client_is_dropped() {
+    let mut old = connected_with(V5, connect_keeping(V5, 100));
+    old.conn
+        .publish(old.now, message("t", &[b'x'; 40], QoS::AtLeastOnce))
+        .unwrap();
+    assert!(matches!(old.received().as_slice(), [Packet::Publish(_)]));
+    old.conn.handle_transport_close(old.now);
+    let session = old.conn.resume_session(old.now).unwrap();
+
+    let mut new = ClientPeer::new(ServerConfig::default(), V5);
+    let mut c = connect_keeping(V5, 100);
+    c.properties.maximum_packet_size = std::num::NonZeroU32::new(30);
+    new.send(Packet::Connect(Box::new(c)));
+    let request = new.expect_connect();
+    new.conn
+        .accept(new.now, request, Some(session), AcceptOptions::new())
+        .unwrap();
+    let sent = new.received();
+    assert!(
+        matches!(sent.as_slice(), [Packet::ConnAck(ack)] if ack.session_present),
+        "{sent:?}"
+    );
+    let events = new.events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            ServerEvent::Dropped {
+                reason: DropReason::PacketTooLarge,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    assert_eq!(new.conn.session().unwrap().in_flight(), 0);
+}

@@ -177,6 +177,21 @@ impl ServerConnection {
                 let mut publish = out.publish.clone();
                 // [MQTT-3.3.1-1]
                 publish.dup = true;
+                if !self.is_v5() {
+                    // The session may come from a 5.0 connection of the same client.
+                    publish.properties = PropertyBox::new();
+                }
+                let Some(version) = self.version else { return };
+                // [MQTT-3.1.2-24] / [MQTT-3.1.2-25] this connection's client may accept
+                // less than the one the message was first sent to: dropped as if
+                // delivered.
+                if encoded_len_of(&publish, version) > self.limits.maximum_packet_size as usize {
+                    if let Some(session) = &mut self.session {
+                        session.outgoing.remove(&pid);
+                    }
+                    self.dropped(publish.topic, DropReason::PacketTooLarge);
+                    continue;
+                }
                 self.send_part(&publish);
             }
         }
