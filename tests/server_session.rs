@@ -1219,3 +1219,60 @@ fn mqtt_3_1_2_25_resent_publish_too_large_for_the_resuming_client_is_dropped() {
     );
     assert_eq!(new.conn.session().unwrap().in_flight(), 0);
 }
+
+/// Found by the `server_ops` fuzz target: on a resumed session every message in flight
+/// was re-sent at once, beyond the Receive Maximum of the client's new connection
+/// ([MQTT-3.3.4-9]). They are re-sent in order as the new maximum allows
+/// ([MQTT-4.4.0-1]).
+#[test]
+fn mqtt_3_3_4_9_resumed_session_resends_within_the_new_receive_maximum() {
+    let mut old = connected_with(V5, connect_keeping(V5, 100));
+    let payloads: [&'static [u8]; 4] = [b"m1", b"m2", b"m3", b"m4"];
+    for payload in payloads {
+        old.conn
+            .publish(old.now, message("t", payload, QoS::AtLeastOnce))
+            .unwrap();
+    }
+    assert_eq!(old.received().len(), 4);
+    old.conn.handle_transport_close(old.now);
+    let session = old.conn.resume_session(old.now).unwrap();
+
+    let mut new = ClientPeer::new(ServerConfig::default(), V5);
+    let mut c = connect_keeping(V5, 100);
+    c.properties.receive_maximum = NonZeroU16::new(2);
+    new.send(Packet::Connect(Box::new(c)));
+    let request = new.expect_connect();
+    new.conn
+        .accept(new.now, request, Some(session), AcceptOptions::new())
+        .unwrap();
+    let resent = |packets: Vec<Packet>| -> Vec<(u16, bool, Bytes)> {
+        packets
+            .into_iter()
+            .filter_map(|p| match p {
+                Packet::Publish(p) => Some((p.packet_id().unwrap().get(), p.dup, p.payload)),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = resent(new.received());
+    assert_eq!(
+        first,
+        vec![
+            (1, true, Bytes::from_static(b"m1")),
+            (2, true, Bytes::from_static(b"m2"))
+        ]
+    );
+    new.send(PubAck::new(pid(1)));
+    assert_eq!(
+        resent(new.received()),
+        vec![(3, true, Bytes::from_static(b"m3"))]
+    );
+    new.send(PubAck::new(pid(2)));
+    new.send(PubAck::new(pid(3)));
+    assert_eq!(
+        resent(new.received()),
+        vec![(4, true, Bytes::from_static(b"m4"))]
+    );
+    new.send(PubAck::new(pid(4)));
+    assert_eq!(new.conn.session().unwrap().in_flight(), 0);
+}

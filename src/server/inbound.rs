@@ -236,7 +236,7 @@ impl ServerConnection {
             .is_some_and(|o| o.publish.qos() == QoS::AtLeastOnce);
         if qos1 {
             if let Some(session) = &mut self.session {
-                session.outgoing.remove(&pid);
+                session.remove_outgoing(pid);
             }
             self.pump();
         }
@@ -254,13 +254,14 @@ impl ServerConnection {
             // [MQTT-4.4.0-2] a refusal completes the message.
             Some(false) if rec.reason_code.is_error() => {
                 if let Some(session) = &mut self.session {
-                    session.outgoing.remove(&pid.get());
+                    session.remove_outgoing(pid.get());
                 }
                 self.pump();
             }
             Some(_) => {
                 if let Some(session) = &mut self.session {
                     let seq = session.next_seq();
+                    session.set_pending(pid.get(), false);
                     if let Some(out) = session.outgoing.get_mut(&pid.get()) {
                         out.released = true;
                         out.seq = seq;
@@ -288,7 +289,7 @@ impl ServerConnection {
             .is_some_and(|o| o.released);
         if released {
             if let Some(session) = &mut self.session {
-                session.outgoing.remove(&pid);
+                session.remove_outgoing(pid);
             }
             self.pump();
         }

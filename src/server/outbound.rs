@@ -3,8 +3,8 @@
 
 use super::session::{Incoming, Outgoing, Queued};
 use super::{
-    DropReason, Granted, InboundId, ServerConnection, ServerError, ServerEvent, ServerState,
-    SubscribeRequest, Unanswered, UnsubscribeRequest,
+    DropReason, Granted, InboundId, ServerConnection, ServerError, ServerEvent, ServerSession,
+    ServerState, SubscribeRequest, Unanswered, UnsubscribeRequest,
 };
 use crate::client::Message;
 use crate::client::alias::AliasUse;
@@ -56,17 +56,33 @@ impl ServerConnection {
     /// Sends queued messages while the client's Receive Maximum allows
     /// ([MQTT-3.3.4-9]).
     pub(super) fn pump(&mut self) {
-        while self.state == ServerState::Connected {
-            let Some(session) = &mut self.session else {
-                return;
-            };
-            if session.outgoing.len() >= usize::from(self.limits.receive_maximum) {
-                return;
+        let Some(session) = &self.session else { return };
+        let mut on_wire = session.on_wire();
+        // Re-sends of a resumed session first, in their order, then the queue.
+        let mut resends = if session.on_wire() < session.in_flight() {
+            session
+                .outgoing_in_order()
+                .into_iter()
+                .filter(|pid| session.outgoing.get(pid).is_some_and(|o| o.pending))
+                .collect()
+        } else {
+            Vec::new()
+        }
+        .into_iter();
+        while self.state == ServerState::Connected
+            && on_wire < usize::from(self.limits.receive_maximum)
+        {
+            if let Some(pid) = resends.next() {
+                if self.resend(pid) {
+                    on_wire += 1;
+                }
+                continue;
             }
-            let Some(queued) = session.queue.pop_front() else {
+            let Some(queued) = self.session.as_mut().and_then(|s| s.queue.pop_front()) else {
                 return;
             };
             self.send_message(queued.message, queued.queued_at);
+            on_wire = self.session.as_ref().map_or(0, ServerSession::on_wire);
         }
     }
 
@@ -125,6 +141,7 @@ impl ServerConnection {
                     publish: publish.clone(),
                     released: false,
                     seq,
+                    pending: false,
                 },
             );
         }
@@ -159,42 +176,67 @@ impl ServerConnection {
         }
     }
 
-    /// Re-sends what was in flight when the session was resumed, in the original order:
-    /// PUBLISH with DUP 1, or PUBREL ([MQTT-4.4.0-1]), never with a Topic Alias.
+    /// Re-sends what was in flight when the session was resumed, in the original order
+    /// ([MQTT-4.4.0-1]): PUBREL at once; PUBLISH with DUP 1, never with a Topic Alias,
+    /// as the client's Receive Maximum on this connection allows ([MQTT-3.3.4-9]).
     pub(super) fn resend_in_flight(&mut self) {
-        let Some(session) = &self.session else { return };
+        let Some(session) = &mut self.session else {
+            return;
+        };
         let order = session.outgoing_in_order();
+        for &pid in &order {
+            if session.outgoing.get(&pid).is_some_and(|o| !o.released) {
+                session.set_pending(pid, true);
+            }
+        }
+        // Released messages still count against the quota until PUBCOMP.
+        let mut on_wire = session.on_wire();
         for pid in order {
             let Some(out) = self.session.as_ref().and_then(|s| s.outgoing.get(&pid)) else {
                 continue;
             };
             if out.released {
-                let Some(packet_id) = out.publish.packet_id() else {
-                    continue;
-                };
-                self.send_part(&PubRel::new(packet_id));
-            } else {
-                let mut publish = out.publish.clone();
-                // [MQTT-3.3.1-1]
-                publish.dup = true;
-                if !self.is_v5() {
-                    // The session may come from a 5.0 connection of the same client.
-                    publish.properties = PropertyBox::new();
+                if let Some(packet_id) = out.publish.packet_id() {
+                    self.send_part(&PubRel::new(packet_id));
                 }
-                let Some(version) = self.version else { return };
-                // [MQTT-3.1.2-24] / [MQTT-3.1.2-25] this connection's client may accept
-                // less than the one the message was first sent to: dropped as if
-                // delivered.
-                if encoded_len_of(&publish, version) > self.limits.maximum_packet_size as usize {
-                    if let Some(session) = &mut self.session {
-                        session.outgoing.remove(&pid);
-                    }
-                    self.dropped(publish.topic, DropReason::PacketTooLarge);
-                    continue;
-                }
-                self.send_part(&publish);
+            } else if on_wire < usize::from(self.limits.receive_maximum) && self.resend(pid) {
+                on_wire += 1;
             }
         }
+    }
+
+    /// Sends the PUBLISH of in-flight message `pid` again; false when it was dropped
+    /// instead.
+    fn resend(&mut self, pid: u16) -> bool {
+        let Some(session) = self.session.as_mut() else {
+            return false;
+        };
+        session.set_pending(pid, false);
+        // [MQTT-4.3.3-6] never the PUBLISH again once released.
+        let Some(out) = session.outgoing.get(&pid).filter(|o| !o.released) else {
+            return false;
+        };
+        let mut publish = out.publish.clone();
+        // [MQTT-3.3.1-1]
+        publish.dup = true;
+        if !self.is_v5() {
+            // The session may come from a 5.0 connection of the same client.
+            publish.properties = PropertyBox::new();
+        }
+        let Some(version) = self.version else {
+            return false;
+        };
+        // [MQTT-3.1.2-24] / [MQTT-3.1.2-25] this connection's client may accept less
+        // than the one the message was first sent to: dropped as if delivered.
+        if encoded_len_of(&publish, version) > self.limits.maximum_packet_size as usize {
+            if let Some(session) = &mut self.session {
+                session.remove_outgoing(pid);
+            }
+            self.dropped(publish.topic, DropReason::PacketTooLarge);
+            return false;
+        }
+        self.send_part(&publish);
+        true
     }
 
     fn dropped(&mut self, topic: TopicName, reason: DropReason) {

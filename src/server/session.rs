@@ -27,6 +27,9 @@ pub(crate) struct Outgoing {
     pub(crate) released: bool,
     /// Order of the last step sent, for re-sends ([MQTT-4.6.0-1]).
     pub(crate) seq: u64,
+    /// The session was resumed and the PUBLISH waits for the client's Receive Maximum
+    /// to be sent again.
+    pub(crate) pending: bool,
 }
 
 /// A message waiting to be sent: the client is offline or its Receive Maximum is
@@ -59,6 +62,8 @@ pub struct ServerSession {
     pub(crate) outgoing: BTreeMap<u16, Outgoing>,
     pub(crate) queue: VecDeque<Queued>,
     pub(crate) incoming_qos2: BTreeMap<u16, Incoming>,
+    /// In-flight messages waiting to be sent again after a resumption.
+    pending: usize,
     /// Connections that took the session so far: an answer meant for an earlier one
     /// is stale.
     pub(crate) epoch: u64,
@@ -75,6 +80,7 @@ impl ServerSession {
             outgoing: BTreeMap::new(),
             queue: VecDeque::new(),
             incoming_qos2: BTreeMap::new(),
+            pending: 0,
             epoch: 0,
             next_packet_id: 0,
             next_seq: 0,
@@ -102,6 +108,35 @@ impl ServerSession {
     /// Messages sent to the client and not yet completed.
     pub fn in_flight(&self) -> usize {
         self.outgoing.len()
+    }
+
+    /// Messages using the client's Receive Maximum on this connection: sent (or
+    /// released) and not completed, those waiting to be sent again left out.
+    pub(crate) fn on_wire(&self) -> usize {
+        self.outgoing.len() - self.pending
+    }
+
+    /// Removes in-flight message `pid`, keeping the count of pending re-sends.
+    pub(crate) fn remove_outgoing(&mut self, pid: u16) -> Option<Outgoing> {
+        let out = self.outgoing.remove(&pid)?;
+        if out.pending {
+            self.pending -= 1;
+        }
+        Some(out)
+    }
+
+    /// Marks in-flight message `pid` as waiting to be sent again, or not.
+    pub(crate) fn set_pending(&mut self, pid: u16, pending: bool) {
+        if let Some(out) = self.outgoing.get_mut(&pid) {
+            if out.pending != pending {
+                out.pending = pending;
+                if pending {
+                    self.pending += 1;
+                } else {
+                    self.pending -= 1;
+                }
+            }
+        }
     }
 
     /// Messages waiting to be sent.
