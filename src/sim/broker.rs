@@ -186,6 +186,11 @@ impl Broker {
         self.slots.get(conn.0)?.as_ref().map(|s| &s.conn)
     }
 
+    /// The bound of every session's queue.
+    pub fn max_queued(&self) -> usize {
+        self.config.max_queued_messages
+    }
+
     /// The retained message of `topic`, if any.
     pub fn retained(&self, topic: &TopicName) -> Option<&Message> {
         self.retained.get(topic).map(|(message, _)| message)

@@ -379,6 +379,28 @@ impl World {
                 self.ledger
                     .violation(format!("client {index} exceeds its bounds: {stats:?}"));
             }
+            // The broker's side of the same session: PUBLISHes on the wire within the
+            // client's Receive Maximum (5.0; 3.1.1 has none), its queue within bounds.
+            let Some(session) = self.broker.session_of(&node.name).and_then(|c| c.session()) else {
+                continue;
+            };
+            let on_wire = session
+                .outgoing
+                .values()
+                .filter(|o| !o.pending && !o.released)
+                .count();
+            let receive_maximum = if config.version.is_v5() {
+                usize::from(config.receive_maximum.get())
+            } else {
+                usize::from(u16::MAX)
+            };
+            if on_wire > receive_maximum || session.queued() > self.broker.max_queued() {
+                let what = format!(
+                    "the broker exceeds the bounds of client {index}: {on_wire} on the wire, {} queued",
+                    session.queued()
+                );
+                self.ledger.violation(what);
+            }
         }
     }
 
