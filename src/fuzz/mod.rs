@@ -1,6 +1,14 @@
 //! Bodies of the fuzz targets in `fuzz/`, kept in the crate so that plain tests replay
 //! the same code on every checked-in input. Not part of the public API.
 
+mod server_ops;
+pub use server_ops::server_ops;
+
+#[cfg(feature = "arbitrary")]
+mod roundtrip;
+#[cfg(feature = "arbitrary")]
+pub use roundtrip::*;
+
 use crate::{Decoder, Packet, ProtocolVersion};
 use bytes::BytesMut;
 
