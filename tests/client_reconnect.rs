@@ -1131,7 +1131,7 @@ const DISCONNECT_CLASSES: [(u8, FailureClass); 30] = [
     (0x8B, Retryable),
     (0x8C, Fatal),
     (0x8D, Retryable),
-    (0x8E, Fatal),
+    (0x8E, RetryLater),
     (0x8F, Retryable),
     (0x90, Retryable),
     (0x93, Retryable),

@@ -1062,13 +1062,19 @@ fn mqtt_3_1_4_3_session_takeover_disconnects_the_first_client() {
                     ),
                     "{reason:?}"
                 );
-                // Fatal: reconnecting would only take the session back and forth.
-                assert!(
-                    world
-                        .events(first)
-                        .iter()
-                        .any(|(_, e)| matches!(e, Event::GaveUp { .. }))
-                );
+                // Retry later: not at once (which would only take the session back
+                // and forth), but after the policy's longest delay.
+                let scheduled: Vec<Duration> = world
+                    .events(first)
+                    .iter()
+                    .filter_map(|(_, e)| match e {
+                        Event::AttemptScheduled { delay, .. } => Some(*delay),
+                        _ => None,
+                    })
+                    .collect();
+                let longest = world.client(first).config().reconnect.max_delay;
+                assert_eq!(scheduled.last(), Some(&longest), "{scheduled:?}");
+                assert!(longest > secs(10));
                 publish(
                     &mut world,
                     publisher,

@@ -212,15 +212,19 @@ pub const fn classify_connack(code: ConnectReasonCode) -> FailureClass {
 ///
 /// | class | codes |
 /// |---|---|
-/// | Fatal | 0x87 not authorized, 0x8A banned (not a DISCONNECT code, listed for completeness: absent), 0x8C bad authentication method, 0x8E session taken over (another client uses this identifier: reconnecting would take it back and forth) |
-/// | RetryLater | 0x96 message rate too high, 0x9F connection rate exceeded |
+/// | Fatal | 0x87 not authorized, 0x8A banned (not a DISCONNECT code, listed for completeness: absent), 0x8C bad authentication method |
+/// | RetryLater | 0x8E session taken over, 0x96 message rate too high, 0x9F connection rate exceeded |
 /// | Redirect | 0x9C use another server, 0x9D server moved |
 /// | Retryable | every other code |
 pub const fn classify_disconnect(code: DisconnectReasonCode) -> FailureClass {
     use DisconnectReasonCode::*;
     match code {
-        NotAuthorized | BadAuthenticationMethod | SessionTakenOver => FailureClass::Fatal,
-        MessageRateTooHigh | ConnectionRateExceeded => FailureClass::RetryLater,
+        NotAuthorized | BadAuthenticationMethod => FailureClass::Fatal,
+        // Another client with this identifier, or a late CONNECT of one of this
+        // client's own earlier transports (found by the network simulator): not
+        // fatal, but slowly, so that two clients sharing an identifier take it back
+        // and forth only once per longest delay.
+        SessionTakenOver | MessageRateTooHigh | ConnectionRateExceeded => FailureClass::RetryLater,
         UseAnotherServer | ServerMoved => FailureClass::Redirect,
         _ => FailureClass::Retryable,
     }
