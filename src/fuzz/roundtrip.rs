@@ -217,12 +217,14 @@ fn topic_filter(u: &mut Unstructured<'_>) -> Result<TopicFilter> {
             break;
         };
         match u.int_in_range(0..=9u8)? {
-            0..=6 => s.push_str(&level(u, start == s.len(), budget)?),
-            7 | 8 => s.push('+'),
-            _ => {
+            // A wildcard needs one byte of the budget: a filter that reached the
+            // longest string ends there (found by the roundtrip target itself).
+            7 | 8 if budget > 0 => s.push('+'),
+            9 if budget > 0 => {
                 s.push('#');
                 break;
             }
+            _ => s.push_str(&level(u, start == s.len(), budget)?),
         }
     }
     if s.len() == start {
