@@ -423,7 +423,7 @@ fn connack_properties(u: &mut Unstructured<'_>) -> Result<ConnAckProperties> {
 }
 
 fn publish(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
-    // [MQTT-2.2.1-2] (3.1.1) / [MQTT-2.2.1-2] (5.0): an identifier exactly above QoS 0.
+    // [MQTT-2.3.1-5] (3.1.1) / [MQTT-2.2.1-2] (5.0): an identifier exactly above QoS 0.
     let qos_pid = match qos(u)? {
         QoS::AtMostOnce => QosPid::AtMostOnce,
         QoS::AtLeastOnce => QosPid::AtLeastOnce(packet_id(u)?),
