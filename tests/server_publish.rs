@@ -307,7 +307,7 @@ fn mqtt_4_3_3_12_same_id_after_pubcomp_is_a_new_message() {
 
 /// 5.0 section 3.7.2.1: a PUBREL for an identifier the server does not know is answered
 /// with PUBCOMP 0x92 (Packet Identifier not found); 3.1.1 has no reason code and answers
-/// with a plain PUBCOMP ([MQTT-4.3.3-2]). Nothing is delivered, the connection stays.
+/// with a plain PUBCOMP ([MQTT-4.3.3-2] of 3.1.1). Nothing is delivered, the connection stays.
 #[test]
 fn mqtt_4_3_3_11_pubrel_for_unknown_id_gets_pubcomp_0x92_in_v5() {
     for v in BOTH {
@@ -449,9 +449,9 @@ fn mqtt_4_3_3_8_manual_ack_qos2_unacknowledged_before_reconnect_is_delivered_aga
 // ---- client -> server: limits the server stated ----
 
 /// 5.0 section 3.3.4: one QoS 1/2 PUBLISH more than the Receive Maximum the server sent
-/// in CONNACK is DISCONNECT 0x93. The client broke [MQTT-3.3.4-7] (in the numbering of
-/// normative-v5.tsv; the code cites the server-side twin [MQTT-3.3.4-9]). Unacknowledged
-/// QoS 1 (manual acks) and unreleased QoS 2 both count.
+/// in CONNACK is DISCONNECT 0x93. The client broke [MQTT-3.3.4-7], which binds the
+/// client; the server enforces it (the check in src/server/inbound.rs cites it).
+/// Unacknowledged QoS 1 (manual acks) and unreleased QoS 2 both count.
 #[test]
 fn mqtt_3_3_4_7_receive_maximum_exceeded_is_disconnect_0x93() {
     let mut config = manual_acks();

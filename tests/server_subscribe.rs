@@ -259,7 +259,7 @@ fn mqtt_3_8_4_3_identical_filter_replaces_the_subscription() {
 
 /// [MQTT-3.2.2-10] (5.0): a server whose Maximum QoS is 1 still accepts a SUBSCRIBE for
 /// QoS 2 (no DISCONNECT), and grants at most QoS 1; the session stores QoS 1. The cap
-/// applies in 3.1.1 too ([MQTT-3.8.4-5] there: the code gives the granted QoS).
+/// applies in 3.1.1 too ([MQTT-3.8.4-5] of 3.1.1: the code gives the granted QoS).
 #[test]
 fn mqtt_3_2_2_10_qos2_subscribe_accepted_and_capped_at_maximum_qos() {
     for v in BOTH {
@@ -419,7 +419,7 @@ fn v5_section_3_8_2_1_2_subscription_identifier_stored_with_the_subscription() {
 }
 
 /// The broker's refusals reach the client as given in 5.0; 3.1.1 has one failure return
-/// code, 0x80 ([MQTT-3.8.4-5] there), so every failure becomes 0x80. Refused filters are
+/// code, 0x80 ([MQTT-3.8.4-5] of 3.1.1), so every failure becomes 0x80. Refused filters are
 /// not added to the session.
 #[test]
 fn mqtt_3_8_4_7_broker_failure_codes_and_v311_failure_0x80() {

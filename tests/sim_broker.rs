@@ -432,7 +432,7 @@ fn mqtt_3_8_4_8_delivered_qos_is_the_minimum_of_published_and_granted() {
 // ---- subscription options (5.0) ----
 
 /// No Local: a subscription with No Local gets none of the subscriber's own messages
-/// ([MQTT-3.8.3-3]); other subscribers, and the same client's subscriptions without
+/// ([MQTT-3.8.3-3] (5.0)); other subscribers, and the same client's subscriptions without
 /// the option, still get them. In 3.1.1 (no such option) a client gets its own.
 #[test]
 fn mqtt_3_8_3_3_no_local_keeps_own_messages_back() {
@@ -516,8 +516,8 @@ fn mqtt_3_3_1_12_and_13_retain_as_published() {
 // ---- retained messages ----
 
 /// The life of a retained message: stored ([MQTT-3.3.1-5]), sent to later subscribers
-/// with RETAIN 1, replaced by a newer one, left alone by a non-retained publish
-/// ([MQTT-3.3.1-8]), removed by an empty retained payload which is itself forwarded
+/// with RETAIN 1 (3.1.1 [MQTT-3.3.1-8]), replaced by a newer one, left alone by a
+/// non-retained publish ([MQTT-3.3.1-8] (5.0), [MQTT-3.3.1-12] (3.1.1)), removed by an empty retained payload which is itself forwarded
 /// as a normal message but not stored ([MQTT-3.3.1-6], [MQTT-3.3.1-7]; 3.1.1
 /// [MQTT-3.3.1-10], [MQTT-3.3.1-11]). Only retained messages of matching topics are
 /// sent.
@@ -747,8 +747,10 @@ fn mqtt_4_8_2_shared_subscription_one_member_each_in_turn() {
 // ---- persistent sessions ----
 
 /// A subscriber whose link is cut while messages are published gets them when it
-/// resumes its session (session present, [MQTT-3.2.2-2]): QoS 1 and 2, each exactly
-/// once ([MQTT-4.5.0-1]: the broker holds them in the session meanwhile).
+/// resumes its session (session present, [MQTT-3.2.2-2] (3.1.1), [MQTT-3.2.2-3] (5.0)):
+/// QoS 1 and 2, each exactly once ([MQTT-4.5.0-1]: the broker holds them in the session
+/// meanwhile; [MQTT-3.1.2-5] (3.1.1 and 5.0): it keeps queuing them for the
+/// disconnected client and continues from that session).
 #[test]
 fn mqtt_3_1_2_5_session_resumed_after_a_cut_delivers_what_was_queued() {
     for version in BOTH {
@@ -1017,9 +1019,9 @@ fn mqtt_3_1_3_9_will_sent_when_the_session_ends_before_the_delay() {
 // ---- session takeover ----
 
 /// A second connection with the same Client Identifier takes the session over: the
-/// first is disconnected ([MQTT-3.1.4-3]; 5.0: DISCONNECT 0x8E Session taken over,
+/// first is disconnected (5.0: DISCONNECT 0x8E Session taken over, [MQTT-3.1.4-3] (5.0),
 /// after which the client stops reconnecting; 3.1.1: the network connection is
-/// closed), and the newcomer resumes the session (session present) and gets the
+/// closed, [MQTT-3.1.4-2] (3.1.1)), and the newcomer resumes the session (session present) and gets the
 /// messages of its subscriptions.
 ///
 /// `World::check` is not called here: its ledger knows no takeover and would expect
@@ -1209,7 +1211,7 @@ fn broker_restart_losing_sessions_restores_subscriptions() {
 
 /// A link whose broker-to-client direction silently dies: the client notices by
 /// keep-alive within 1.5 times the keep alive (plus the latency of the last bytes
-/// that were on their way) ([MQTT-3.1.2-22] applied by the client; 3.1.1
+/// that were on their way) ([MQTT-3.1.2-22] (5.0), applied by the client; 3.1.1
 /// [MQTT-3.1.2-24]), reconnects, resumes its session, and nothing is lost.
 #[test]
 fn mqtt_3_1_2_22_half_open_link_detected_by_keep_alive() {

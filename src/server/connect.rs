@@ -73,20 +73,27 @@ impl ServerConnection {
 
     /// Refuses the CONNECT before the broker sees it.
     fn refuse(&mut self, reason_code: ConnectReasonCode) {
-        self.send_connack(ConnAck::new(self.connack_code(reason_code)));
+        if let Some(code) = self.connack_code(reason_code) {
+            self.send_connack(ConnAck::new(code));
+        }
         self.close(CloseReason::Rejected { reason_code });
     }
 
-    /// The code to send: 3.1.1 has only return codes 1 to 5.
-    fn connack_code(&self, reason_code: ConnectReasonCode) -> ConnectReasonCode {
+    /// The code to send, if any. 3.1.1 has return codes 1 to 5 only; a refusal none of
+    /// them fits closes the connection without a CONNACK ([MQTT-3.2.2-6] (3.1.1)).
+    fn connack_code(&self, reason_code: ConnectReasonCode) -> Option<ConnectReasonCode> {
+        use ConnectReasonCode::*;
         if self.is_v5() || reason_code.v311_return_code().is_some() {
-            return reason_code;
+            return Some(reason_code);
         }
         match reason_code {
-            ConnectReasonCode::Banned | ConnectReasonCode::BadAuthenticationMethod => {
-                ConnectReasonCode::NotAuthorized
-            }
-            _ => ConnectReasonCode::ServerUnavailable,
+            Banned | BadAuthenticationMethod => Some(NotAuthorized),
+            ServerBusy
+            | QuotaExceeded
+            | ConnectionRateExceeded
+            | UseAnotherServer
+            | ServerMoved => Some(ServerUnavailable),
+            _ => None,
         }
     }
 
@@ -244,9 +251,11 @@ impl ServerConnection {
     }
 
     /// Refuses the connection with `reason_code` (0x80 or above): CONNACK with
-    /// Session Present 0 ([MQTT-3.2.2-6]), then the connection closes
-    /// ([MQTT-3.2.2-7], [MQTT-3.1.4-2]). In 3.1.1 a code without a 3.1.1 return code
-    /// is sent as "not authorized" or "server unavailable".
+    /// Session Present 0 ([MQTT-3.2.2-6] (5.0)), then the connection closes
+    /// ([MQTT-3.2.2-7], [MQTT-3.1.4-2] (5.0)). In 3.1.1 a code without a 3.1.1 return code
+    /// is sent as the one that fits ("not authorized" for 0x8A and 0x8C, "server
+    /// unavailable" for 0x89, 0x97, 0x9C, 0x9D, 0x9F); when none fits, the connection
+    /// closes without a CONNACK ([MQTT-3.2.2-6] (3.1.1)).
     pub fn reject(
         &mut self,
         now: Instant,
@@ -399,12 +408,12 @@ impl ServerConnection {
 
     /// A new connection of the same Client Identifier asks to continue the session
     /// (Clean Start 0). A live connection is closed first with DISCONNECT 0x8E
-    /// ([MQTT-3.1.4-3]); a Will still waiting for its delay is not sent
-    /// ([MQTT-3.1.3-9]). Returns the session for [`accept`](Self::accept).
+    /// ([MQTT-3.1.4-3] (5.0)); a Will still waiting for its delay is not sent
+    /// ([MQTT-3.1.3-9] (5.0)). Returns the session for [`accept`](Self::accept).
     pub fn resume_session(&mut self, now: Instant) -> Option<ServerSession> {
         // Deadlines reached by `now` first, even if the driver's timer has not fired:
-        // an expired session is gone ([MQTT-4.1.0-2]) and a Will whose delay passed is
-        // due ([MQTT-3.1.3-9] only holds it back before that).
+        // an expired session is gone ([MQTT-4.1.0-2] (5.0)) and a Will whose delay
+        // passed is due ([MQTT-3.1.3-9] (5.0) only holds it back before that).
         self.handle_timeout(now);
         self.take_over();
         if self.will_deadline.is_some() {
@@ -417,7 +426,7 @@ impl ServerConnection {
 
     /// A new connection of the same Client Identifier starts clean (Clean Start 1), or
     /// the broker discards the session: a live connection is closed with DISCONNECT
-    /// 0x8E ([MQTT-3.1.4-3]), the Will is published if still waiting (the session
+    /// 0x8E ([MQTT-3.1.4-3] (5.0)), the Will is published if still waiting (the session
     /// ends), and [`ServerEvent::SessionEnded`] follows.
     pub fn end_session(&mut self, now: Instant) {
         // Deadlines reached by `now` first, as in `resume_session`.
@@ -443,7 +452,7 @@ fn will_publish_properties(will: &crate::codec::Will) -> PropertyBox<PublishProp
         content_type: w.content_type.clone(),
         response_topic: w.response_topic.clone(),
         correlation_data: w.correlation_data.clone(),
-        // [MQTT-3.1.3-10] User Properties in their order.
+        // [MQTT-3.1.3-10] (5.0) User Properties in their order.
         user_properties: w.user_properties.clone(),
         ..PublishProperties::new()
     };

@@ -97,11 +97,12 @@ pub enum CloseReason {
         /// The reason code.
         reason_code: ConnectReasonCode,
     },
-    /// A new connection took the session ([MQTT-3.1.4-3]).
+    /// A new connection took the session ([MQTT-3.1.4-3] (5.0); 3.1.1: [MQTT-3.1.4-2]).
     TakenOver,
     /// No CONNECT arrived within the connect timeout.
     ConnectTimeout,
-    /// Nothing arrived for 1.5 times the keep alive ([MQTT-3.1.2-22]).
+    /// Nothing arrived for 1.5 times the keep alive ([MQTT-3.1.2-22] (5.0); 3.1.1:
+    /// [MQTT-3.1.2-24]).
     KeepAliveTimeout,
     /// The client broke the protocol; in 5.0 a DISCONNECT with `reason_code` went out.
     ProtocolViolation {
@@ -186,7 +187,7 @@ pub struct RequestedSubscription {
     /// The filter and its options.
     pub subscription: Subscription,
     /// True when the session already had this filter (Retain Handling 1 sends no
-    /// retained messages then, [MQTT-3.3.1-10]).
+    /// retained messages then, [MQTT-3.3.1-10] (5.0)).
     pub exists: bool,
     /// A refusal the connection imposes whatever the broker answers: wildcards or
     /// shared subscriptions that the server configuration does not offer.

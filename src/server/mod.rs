@@ -306,7 +306,7 @@ impl ServerConnection {
                     self.publish_will();
                 }
                 if self.session_deadline.is_some_and(|d| now >= d) {
-                    // [MQTT-4.1.0-2] the session is discarded once it expired.
+                    // [MQTT-4.1.0-2] (5.0) the session is discarded once it expired.
                     self.drop_session();
                 }
             }

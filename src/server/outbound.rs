@@ -10,7 +10,7 @@ use crate::client::Message;
 use crate::client::alias::AliasUse;
 use crate::codec::{
     AckProperties, DisconnectReasonCode, PropertyBox, PubAck, PubRec, PubRel, Publish, SubAck,
-    SubAckReasonCode, UnsubAck, UnsubAckReasonCode, encoded_len_of,
+    SubAckReasonCode, UnsubAck, UnsubAckReasonCode, UserProperties, encoded_len_of,
 };
 use crate::time::Instant;
 use crate::topic::TopicName;
@@ -26,7 +26,7 @@ impl ServerConnection {
     pub fn publish(&mut self, now: Instant, message: Message) -> Result<(), ServerError> {
         if self.state == ServerState::Closed {
             // A session whose expiry passed is gone, even before the driver's timer
-            // fired ([MQTT-4.1.0-2]).
+            // fired ([MQTT-4.1.0-2] (5.0)).
             self.handle_timeout(now);
         }
         self.advance_clock(now);
@@ -226,7 +226,7 @@ impl ServerConnection {
         let Some(version) = self.version else {
             return false;
         };
-        // [MQTT-3.1.2-24] / [MQTT-3.1.2-25] this connection's client may accept less
+        // [MQTT-3.1.2-24], [MQTT-3.1.2-25] (5.0): this connection's client may accept less
         // than the one the message was first sent to: dropped as if delivered.
         if encoded_len_of(&publish, version) > self.limits.maximum_packet_size as usize {
             if let Some(session) = &mut self.session {
@@ -272,7 +272,7 @@ impl ServerConnection {
     }
 
     /// Answers a SUBSCRIBE with one result per filter, in order ([MQTT-3.8.4-1],
-    /// [MQTT-3.8.4-6], [MQTT-3.9.3-1]). Granted filters are added to the session,
+    /// [MQTT-3.8.4-6] (5.0), [MQTT-3.9.3-1]). Granted filters are added to the session,
     /// replacing an identical one ([MQTT-3.8.4-3]), at no more than the server's
     /// Maximum QoS. On an error (a stale request, a wrong number of results) nothing
     /// changed and the request comes back. Refusals the connection imposes (see
@@ -282,6 +282,21 @@ impl ServerConnection {
         now: Instant,
         request: SubscribeRequest,
         results: &[SubAckReasonCode],
+    ) -> Result<Vec<SubAckReasonCode>, Unanswered<SubscribeRequest>> {
+        self.answer_subscribe_with_properties(now, request, results, AckProperties::new())
+    }
+
+    /// [`answer_subscribe`](Self::answer_subscribe) with a Reason String and User
+    /// Properties for the SUBACK (5.0). They are left out when the client set Request
+    /// Problem Information 0 ([MQTT-3.1.2-29]), and each is left out when it would make
+    /// the SUBACK larger than the client's Maximum Packet Size ([MQTT-3.9.2-1],
+    /// [MQTT-3.9.2-2]).
+    pub fn answer_subscribe_with_properties(
+        &mut self,
+        now: Instant,
+        request: SubscribeRequest,
+        results: &[SubAckReasonCode],
+        properties: AckProperties,
     ) -> Result<Vec<SubAckReasonCode>, Unanswered<SubscribeRequest>> {
         self.advance_clock(now);
         if let Err(error) = self.check_request(request.epoch, request.filters.len(), results.len())
@@ -315,7 +330,12 @@ impl ServerConnection {
         }
         if self.state == ServerState::Connected {
             // [MQTT-3.8.4-2] the SUBSCRIBE's identifier.
-            let suback = SubAck::new(request.packet_id, codes.clone());
+            let mut suback = SubAck::new(request.packet_id, codes.clone());
+            suback.properties = self.fitting_diagnostics(properties, |p| {
+                let mut sized = suback.clone();
+                sized.properties = p.clone();
+                self.encoded_len(&sized)
+            });
             self.send_part(&suback);
         }
         Ok(codes)
@@ -329,6 +349,21 @@ impl ServerConnection {
         now: Instant,
         request: UnsubscribeRequest,
         results: &[UnsubAckReasonCode],
+    ) -> Result<(), Unanswered<UnsubscribeRequest>> {
+        self.answer_unsubscribe_with_properties(now, request, results, AckProperties::new())
+    }
+
+    /// [`answer_unsubscribe`](Self::answer_unsubscribe) with a Reason String and User
+    /// Properties for the UNSUBACK (5.0). They are left out when the client set Request
+    /// Problem Information 0 ([MQTT-3.1.2-29]), and each is left out when it would make
+    /// the UNSUBACK larger than the client's Maximum Packet Size ([MQTT-3.11.2-1],
+    /// [MQTT-3.11.2-2]).
+    pub fn answer_unsubscribe_with_properties(
+        &mut self,
+        now: Instant,
+        request: UnsubscribeRequest,
+        results: &[UnsubAckReasonCode],
+        properties: AckProperties,
     ) -> Result<(), Unanswered<UnsubscribeRequest>> {
         self.advance_clock(now);
         if let Err(error) = self.check_request(request.epoch, request.filters.len(), results.len())
@@ -351,10 +386,53 @@ impl ServerConnection {
                 Vec::new()
             };
             let mut unsuback = UnsubAck::new(request.packet_id, codes);
-            unsuback.properties = PropertyBox::<AckProperties>::new();
+            unsuback.properties = self.fitting_diagnostics(properties, |p| {
+                let mut sized = unsuback.clone();
+                sized.properties = p.clone();
+                self.encoded_len(&sized)
+            });
             self.send_part(&unsuback);
         }
         Ok(())
+    }
+
+    /// The Reason String and User Properties the broker wants on an acknowledgement,
+    /// less what the client must not get: none in 3.1.1, none when the client set
+    /// Request Problem Information 0 ([MQTT-3.1.2-29]), and none that would make the
+    /// packet (`len` sizes it with given properties) larger than the client's Maximum
+    /// Packet Size: the User Properties go first, then the Reason String.
+    fn fitting_diagnostics(
+        &self,
+        wanted: AckProperties,
+        len: impl Fn(&PropertyBox<AckProperties>) -> usize,
+    ) -> PropertyBox<AckProperties> {
+        if !self.is_v5() || !self.limits.request_problem_information {
+            return PropertyBox::new();
+        }
+        let maximum = self.limits.maximum_packet_size as usize;
+        let AckProperties {
+            reason_string,
+            user_properties,
+        } = wanted;
+        let candidates = [
+            (reason_string.clone(), user_properties.clone()),
+            (reason_string, UserProperties::new()),
+            (None, user_properties),
+        ];
+        for (reason_string, user_properties) in candidates {
+            let properties = PropertyBox::from(AckProperties {
+                reason_string,
+                user_properties,
+            });
+            if len(&properties) <= maximum {
+                return properties;
+            }
+        }
+        PropertyBox::new()
+    }
+
+    fn encoded_len<P: crate::codec::Body>(&self, packet: &P) -> usize {
+        self.version.map_or(0, |v| encoded_len_of(packet, v))
     }
 
     fn check_request(&self, epoch: u64, expected: usize, given: usize) -> Result<(), ServerError> {

@@ -401,11 +401,12 @@ impl Broker {
 
     /// [MQTT-4.5.0-1] a message the broker accepted goes to the session of every
     /// client with a matching subscription; retained per [MQTT-3.3.1-5] to
-    /// [MQTT-3.3.1-8].
+    /// [MQTT-3.3.1-8] (5.0).
     fn route(&mut self, now: Instant, from: Option<&MqttString>, message: Message) {
         if message.retain {
             if message.payload.is_empty() {
-                // [MQTT-3.3.1-6] / [MQTT-3.3.1-7] an empty payload removes it.
+                // [MQTT-3.3.1-6], [MQTT-3.3.1-7] (5.0); [MQTT-3.3.1-10] (3.1.1): an empty
+                // payload removes it.
                 self.retained.remove(&message.topic);
             } else {
                 self.retained
@@ -435,7 +436,7 @@ impl Broker {
                         .push((holder, granted.options.qos, granted.identifier));
                     continue;
                 }
-                // [MQTT-3.8.3-3] No Local: not back to the publisher.
+                // [MQTT-3.8.3-3] (5.0) No Local: not back to the publisher.
                 if granted.options.no_local && from == Some(client_id) {
                     continue;
                 }
@@ -453,7 +454,7 @@ impl Broker {
                 let mut copy = message.clone();
                 // [MQTT-3.8.4-8] the lower of the published and the granted QoS.
                 copy.qos = message.qos.min(qos);
-                // [MQTT-3.3.1-12] / [MQTT-3.3.1-13]
+                // [MQTT-3.3.1-12], [MQTT-3.3.1-13] (5.0)
                 copy.retain = message.retain && retain_as_published;
                 set_identifiers(&mut copy, &identifiers);
                 copies.push((holder, copy));
@@ -496,7 +497,8 @@ impl Broker {
     }
 
     /// Retained messages for a new subscription per its Retain Handling
-    /// ([MQTT-3.3.1-9] to [MQTT-3.3.1-11]); none for shared subscriptions.
+    /// ([MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11] (5.0)); none for shared
+    /// subscriptions.
     fn send_retained(
         &mut self,
         now: Instant,
