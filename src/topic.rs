@@ -459,6 +459,7 @@ mod tests {
         assert!(filter("$SYS/+").matches(&name("$SYS/uptime")));
     }
 
+    /// [MQTT-4.7.1-2] (3.1.1), [MQTT-4.7.1-1] (5.0): '#' alone in the last level.
     #[test]
     fn mqtt_4_7_1_2_hash_must_be_whole_last_level() {
         for bad in ["a/#/b", "#/", "a#", "a/b#", "##"] {
@@ -470,6 +471,7 @@ mod tests {
         }
     }
 
+    /// [MQTT-4.7.1-3] (3.1.1), [MQTT-4.7.1-2] (5.0): '+' takes up a whole level.
     #[test]
     fn mqtt_4_7_1_3_plus_must_be_whole_level() {
         for bad in ["+a", "a/++", "x+", "a/+b/c"] {
@@ -522,6 +524,7 @@ mod tests {
         assert!(!filter("A").matches(&name("a")));
     }
 
+    /// [MQTT-4.7.1-1] (3.1.1), [MQTT-4.7.0-1] (5.0): no wildcards in topic names.
     #[test]
     fn mqtt_4_7_1_1_wildcards_are_not_allowed_in_topic_names() {
         for bad in ["#", "a/#", "x#y", "+", "a/+/c", "sport+"] {

@@ -522,6 +522,8 @@ fn mqtt_3_2_0_1_packet_before_connack_is_a_violation() {
     }
 }
 
+/// [MQTT-3.2.2-4] (5.0): a client without session state (it asked for Clean Start)
+/// that gets Session Present 1 closes the connection; 3.1.1 says the same, unnumbered.
 #[test]
 fn mqtt_3_2_2_4_session_present_after_clean_start_closes() {
     for version in VERSIONS {

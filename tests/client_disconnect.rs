@@ -10,6 +10,8 @@ fn by_client() -> Vec<Event> {
     only_disconnected(DisconnectReason::ByClient)
 }
 
+/// [MQTT-3.14.4-2] (3.1.1): after its DISCONNECT the client sends nothing more on
+/// that connection.
 #[test]
 fn mqtt_3_14_4_1_v311_disconnect_byte_exact_then_silence() {
     let mut p = Peer::connected(ProtocolVersion::V311);

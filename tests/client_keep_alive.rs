@@ -17,6 +17,8 @@ fn connected(version: ProtocolVersion, keep_alive: u16) -> Peer {
     Peer::connected_with(version, |c| c.keep_alive = keep_alive)
 }
 
+/// [MQTT-3.1.2-20] (3.1.1: [MQTT-3.1.2-23]): PINGREQ when the client would
+/// otherwise send nothing for a keep alive.
 #[test]
 fn mqtt_3_1_2_20_pingreq_after_keep_alive_of_silence() {
     for version in VERSIONS {
@@ -45,6 +47,8 @@ fn mqtt_3_1_2_20_pingreq_after_keep_alive_of_silence() {
     }
 }
 
+/// [MQTT-3.1.2-20] (3.1.1: [MQTT-3.1.2-23]): the gap is measured from the last packet
+/// sent, whatever it was.
 #[test]
 fn mqtt_3_1_2_20_no_pingreq_when_something_else_was_sent() {
     for version in VERSIONS {
@@ -83,6 +87,7 @@ fn connect_with_server_keep_alive(keep_alive: u16, server_keep_alive: u16) -> (P
     (p, connect, negotiated)
 }
 
+/// [MQTT-3.1.2-21] (5.0): the Server Keep Alive replaces the value the client asked for.
 #[test]
 fn mqtt_3_2_2_21_server_keep_alive_replaces_configured_value() {
     let (mut p, connect, negotiated) = connect_with_server_keep_alive(60, 5);
@@ -93,6 +98,7 @@ fn mqtt_3_2_2_21_server_keep_alive_replaces_configured_value() {
     assert_eq!(p.sent_bytes(), PINGREQ);
 }
 
+/// [MQTT-3.1.2-21] (5.0): a Server Keep Alive of 0 replaces the client's 10 too.
 #[test]
 fn mqtt_3_2_2_21_server_keep_alive_zero_turns_keep_alive_off() {
     let (mut p, _, negotiated) = connect_with_server_keep_alive(10, 0);

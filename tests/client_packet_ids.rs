@@ -215,6 +215,7 @@ fn publish_refused_when_identifiers_exhausted() {
     }
 }
 
+/// [MQTT-2.3.1-3]: an identifier is free again only once its PUBACK was processed.
 #[test]
 fn publish_at_full_identifier_space_waits_for_a_free_identifier() {
     for version in VERSIONS {
@@ -233,6 +234,8 @@ fn publish_at_full_identifier_space_waits_for_a_free_identifier() {
     }
 }
 
+/// [MQTT-2.3.1-3]: identifiers still held across the reconnection are re-used only
+/// once the SUBACK was processed.
 #[test]
 fn queued_publish_goes_out_when_suback_frees_the_last_identifier() {
     for version in VERSIONS {

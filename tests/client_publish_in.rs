@@ -51,6 +51,7 @@ fn qos0_is_not_acknowledged() {
     }
 }
 
+/// Also the first half of [MQTT-4.3.2-2] (3.1.1): PUBACK with the same identifier.
 #[test]
 fn mqtt_4_3_2_4_puback_with_the_same_identifier() {
     for version in VERSIONS {
@@ -77,6 +78,8 @@ fn mqtt_4_6_0_2_pubacks_in_order_of_arrival() {
     }
 }
 
+/// [MQTT-4.3.2-5] (3.1.1: [MQTT-4.3.2-2]): after its PUBACK, a PUBLISH with the same
+/// identifier is a new message whatever its DUP flag.
 #[test]
 fn qos1_repeat_is_delivered_and_acknowledged_again() {
     // QoS 1 is at least once: a DUP repeat is a message too, and gets its PUBACK.
@@ -93,6 +96,8 @@ fn qos1_repeat_is_delivered_and_acknowledged_again() {
     }
 }
 
+/// Also part of [MQTT-4.3.3-2] (3.1.1): PUBREC with the same identifier, and repeats
+/// answered with PUBREC without a second delivery until PUBREL.
 #[test]
 fn mqtt_4_3_3_10_qos2_repeat_not_delivered_twice() {
     for version in VERSIONS {
@@ -125,6 +130,8 @@ fn mqtt_4_3_3_11_pubrel_answered_with_pubcomp() {
     }
 }
 
+/// Also [MQTT-4.3.3-2] (3.1.1): PUBREC with the same identifier, PUBREL answered with
+/// PUBCOMP, and afterwards the identifier starts a new message.
 #[test]
 fn mqtt_4_3_3_12_after_pubcomp_the_same_identifier_is_a_new_message() {
     for version in VERSIONS {

@@ -51,6 +51,8 @@ fn qos0_completes_on_write_byte_exact() {
     }
 }
 
+/// [MQTT-4.3.2-2] (5.0): the QoS 1 sender's PUBLISH carries its identifier with QoS 1
+/// and DUP 0 (3.1.1: part of [MQTT-4.3.2-1]).
 #[test]
 fn mqtt_4_3_2_2_qos1_publish_dup0_byte_exact_then_puback_completes() {
     for version in VERSIONS {
@@ -86,12 +88,14 @@ fn mqtt_4_3_2_2_qos1_publish_dup0_byte_exact_then_puback_completes() {
     }
 }
 
+/// [MQTT-4.3.3-2] (5.0): the QoS 2 sender's PUBLISH carries its identifier with QoS 2
+/// and DUP 0 (3.1.1: part of [MQTT-4.3.3-1]).
 #[test]
 fn mqtt_4_3_3_2_mqtt_4_3_3_4_qos2_pubrec_answered_with_pubrel_then_pubcomp_completes() {
     for version in VERSIONS {
         let mut p = Peer::connected(version);
         let id = p.publish(message("q/2", b"xyz", QoS::ExactlyOnce));
-        // [MQTT-4.3.3-2] DUP 0, QoS 2.
+        // [MQTT-4.3.3-2] (5.0) DUP 0, QoS 2.
         assert_eq!(
             p.sent_bytes(),
             publish_wire(version, 0x34, "q/2", Some(1), b"xyz")
@@ -485,6 +489,8 @@ fn publish_refuses_empty_topic_and_client_managed_properties() {
     assert_eq!(p.sent_bytes(), Vec::<u8>::new());
 }
 
+/// [MQTT-6.0.0-2]: the client never assumes packets align with the reads (or the
+/// WebSocket frames) that bring them: several packets or part of one per read.
 #[test]
 fn acks_and_other_packets_in_any_split_complete_the_same_way() {
     // The client reads whole four-byte acks in place; anything else, and any ack split

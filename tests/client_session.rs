@@ -213,6 +213,8 @@ fn build_session(
     (p, a, b)
 }
 
+/// [MQTT-3.2.2-5] (5.0): a client with session state that gets Session Present 0
+/// discards that state (here: re-subscribes and re-sends as new messages).
 #[test]
 fn mqtt_3_2_2_5_session_lost_restore_resubscribes_and_resends_as_new() {
     for version in VERSIONS {
@@ -345,6 +347,7 @@ fn awaiting_pubrel_5(version: ProtocolVersion, payload: &[u8]) -> Peer {
     p
 }
 
+/// [MQTT-3.2.2-5] (5.0): the incoming QoS 2 state goes with the discarded session.
 #[test]
 fn mqtt_3_2_2_5_incoming_qos2_state_dropped_with_the_session() {
     for version in VERSIONS {

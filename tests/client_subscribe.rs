@@ -126,6 +126,8 @@ fn v311_subscribe_refuses_v5_only_options() {
     }
 }
 
+/// A SUBSCRIBE carries at least one filter ([MQTT-3.8.3-3] (3.1.1), [MQTT-3.8.3-2]
+/// (5.0)), an UNSUBSCRIBE too ([MQTT-3.10.3-2]): the client refuses to send one without.
 #[test]
 fn subscribe_and_unsubscribe_need_a_filter() {
     for version in VERSIONS {

@@ -5,8 +5,8 @@
 
 use super::{Client, Event, Message, State};
 use crate::codec::{
-    AckProperties, PropertySet, PubAck, PubAckReasonCode, PubRec, PubRecReasonCode, Publish,
-    ReasonCode,
+    AckProperties, Body, PropertySet, PubAck, PubAckReasonCode, PubRec, PubRecReasonCode, Publish,
+    ReasonCode, UserProperties, encoded_len_of,
 };
 use crate::time::Instant;
 use crate::types::{PacketId, QoS};
@@ -142,7 +142,9 @@ impl Client {
     }
 
     /// [`ack_with`](Client::ack_with) with a Reason String and User Properties on the
-    /// PUBACK or PUBREC (5.0).
+    /// PUBACK or PUBREC (5.0). Where they would take the packet past the server's
+    /// Maximum Packet Size, the User Properties and then the Reason String are left
+    /// out.
     pub fn ack_with_properties(
         &mut self,
         now: Instant,
@@ -174,6 +176,12 @@ impl Client {
                     let mut rec = PubRec::new(packet_id);
                     rec.reason_code = code;
                     rec.properties = properties.into();
+                    // [MQTT-3.5.2-2], [MQTT-3.5.2-3] (5.0)
+                    self.fit_diagnostics(
+                        &mut rec,
+                        |p| p.properties.user_properties = UserProperties::new(),
+                        |p| p.properties.reason_string = None,
+                    );
                     self.send_part(&rec);
                 }
             }
@@ -185,11 +193,41 @@ impl Client {
                     let mut puback = PubAck::new(packet_id);
                     puback.reason_code = reason;
                     puback.properties = properties.into();
+                    // [MQTT-3.4.2-2], [MQTT-3.4.2-3] (5.0)
+                    self.fit_diagnostics(
+                        &mut puback,
+                        |p| p.properties.user_properties = UserProperties::new(),
+                        |p| p.properties.reason_string = None,
+                    );
                     self.send_part(&puback);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Leaves out the User Properties and then, if still needed, the Reason String of
+    /// a packet that would otherwise exceed the server's Maximum Packet Size: the
+    /// sender never includes them past that size (5.0: [MQTT-3.4.2-2],
+    /// [MQTT-3.4.2-3] for PUBACK, [MQTT-3.5.2-2], [MQTT-3.5.2-3] for PUBREC,
+    /// [MQTT-3.14.2-3], [MQTT-3.14.2-4] for DISCONNECT).
+    pub(super) fn fit_diagnostics<P: Body>(
+        &self,
+        packet: &mut P,
+        drop_user_properties: impl FnOnce(&mut P),
+        drop_reason_string: impl FnOnce(&mut P),
+    ) {
+        let Some(maximum) = self.limits.maximum_packet_size else {
+            return;
+        };
+        let version = self.config.version;
+        let too_large = |p: &P| encoded_len_of(p, version) > maximum as usize;
+        if too_large(packet) {
+            drop_user_properties(packet);
+            if too_large(packet) {
+                drop_reason_string(packet);
+            }
+        }
     }
 
     /// Delivers an incoming QoS 1/2 message for the application to acknowledge. A

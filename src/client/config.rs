@@ -214,7 +214,7 @@ impl ClientConfig {
 #[non_exhaustive]
 pub enum ConfigError {
     /// MQTT 3.1.1 needs Clean Session 1 with an empty client identifier
-    /// ([MQTT-3.1.3-7]).
+    /// ([MQTT-3.1.3-7] (3.1.1)).
     #[error("an empty client id needs clean session in mqtt 3.1.1")]
     EmptyClientIdWithoutCleanSession,
     /// The CONNECT these settings make cannot be encoded.

@@ -58,8 +58,8 @@ impl Client {
             self.close(reason);
             return;
         }
-        // [MQTT-3.2.2-4] Session Present 1 answering Clean Start 1 (a client without
-        // session state) closes the connection.
+        // [MQTT-3.2.2-4] (5.0) Session Present 1 answering Clean Start 1 (a client
+        // without session state) closes the connection.
         if connack.session_present && self.config.clean_start {
             self.protocol_error("session present after clean start");
             return;
@@ -147,8 +147,8 @@ impl Client {
         self.send_publish(&publish);
     }
 
-    /// Session Present 0 while the client held session state: [MQTT-3.2.2-5] the state
-    /// is discarded, and the policy says what becomes of it.
+    /// Session Present 0 while the client held session state: [MQTT-3.2.2-5] (5.0) the
+    /// state is discarded, and the policy says what becomes of it.
     fn session_lost(&mut self) {
         // The server's QoS 2 state went with the session, and no acknowledgement is
         // owed for what it sent before.

@@ -444,9 +444,9 @@ impl Client {
         self.now = self.now.max(now);
     }
 
-    /// [MQTT-3.1.2-20] PINGREQ when nothing was sent for the keep alive; also when
-    /// nothing was received for it, so that a quiet server answers before the receive
-    /// deadline while the client keeps sending.
+    /// [MQTT-3.1.2-20] (3.1.1: [MQTT-3.1.2-23]) PINGREQ when nothing was sent for the
+    /// keep alive; also when nothing was received for it, so that a quiet server answers
+    /// before the receive deadline while the client keeps sending.
     fn ping_deadline(&self) -> Instant {
         let idle_sending = self.last_sent + self.keep_alive;
         if self.ping_outstanding {

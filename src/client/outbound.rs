@@ -231,7 +231,9 @@ impl Client {
 
     /// [`disconnect`](Client::disconnect) with all MQTT 5 DISCONNECT properties:
     /// Session Expiry Interval, Reason String, User Properties (a Server Reference is
-    /// the server's to send).
+    /// the server's to send). Where they would take the packet past the server's
+    /// Maximum Packet Size, the User Properties and then the Reason String are left
+    /// out.
     pub fn disconnect_with_properties(
         &mut self,
         now: Instant,
@@ -287,6 +289,12 @@ impl Client {
                     ..properties
                 }
                 .into();
+                // [MQTT-3.14.2-3], [MQTT-3.14.2-4] (5.0)
+                self.fit_diagnostics(
+                    &mut packet,
+                    |p| p.properties.user_properties = Default::default(),
+                    |p| p.properties.reason_string = None,
+                );
             }
             self.send(&Packet::Disconnect(packet));
         }
@@ -409,9 +417,9 @@ impl Client {
     }
 
     /// Sends a message now. QoS 0 completes at once; QoS 1/2 takes a fresh identifier
-    /// ([MQTT-4.3.2-1], [MQTT-4.3.3-1]) with DUP 0 ([MQTT-4.3.2-2], [MQTT-4.3.3-2]) and
-    /// stays in the session until acknowledged. Gives the message back when no
-    /// identifier is free.
+    /// ([MQTT-4.3.2-1], [MQTT-4.3.3-1]) with DUP 0 ([MQTT-4.3.2-2], [MQTT-4.3.3-2]
+    /// (5.0)) and stays in the session until acknowledged. Gives the message back when
+    /// no identifier is free.
     pub(super) fn transmit(&mut self, queued: Queued) -> Result<(), Queued> {
         let Queued {
             id,
