@@ -30,8 +30,8 @@ mod tokio_broker;
 
 use cli::{Args, Command};
 use mqtt_sansio::{
-    Client, DisconnectReasonCode, Event, Instant, Message, PublishId, QoS, ServerConfig,
-    Subscription, TransportFailure,
+    Client, DisconnectReasonCode, Event, Instant, PublishId, QoS, ServerConfig, Subscription,
+    TransportFailure,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -344,24 +344,14 @@ fn demo(args: &Args, client: Client) -> Result<(), String> {
         granted.value()
     );
 
-    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-        let topic = format!("demo/qos{}", qos.value());
-        let payload = format!("hello at QoS {} from std", qos.value());
-        let message = Message::new(topic.parse().unwrap(), payload.clone().into(), qos);
+    for qos in cli::DEMO_QOS {
+        let (topic, payload, message) = cli::demo_message(qos, "std");
         let id = mqtt
             .command(|c, now| c.publish(now, message))
             .map_err(|e| e.to_string())?;
-        println!(
-            "client: published {payload:?} to {topic} at QoS {}",
-            qos.value()
-        );
+        cli::report_published(&topic, &payload, qos);
         mqtt.published(id, Duration::from_secs(10))?;
-        let done = match qos {
-            QoS::AtMostOnce => "written",
-            QoS::AtLeastOnce => "PUBACK",
-            QoS::ExactlyOnce => "PUBREC, PUBREL, PUBCOMP",
-        };
-        println!("client: publish at QoS {} complete ({done})", qos.value());
+        cli::report_complete(qos);
         let Event::Message(m) = mqtt.wait_for(
             timeout,
             |e| matches!(e, Event::Message(m) if m.topic.as_str() == topic),
@@ -369,15 +359,7 @@ fn demo(args: &Args, client: Client) -> Result<(), String> {
         else {
             unreachable!()
         };
-        if m.payload != payload.as_bytes() || m.qos != qos {
-            return Err(format!("got {m:?}"));
-        }
-        println!(
-            "client: received {} on {} at QoS {}",
-            cli::show(&m.payload),
-            m.topic,
-            m.qos.value()
-        );
+        cli::check_received(&m, &payload, qos)?;
     }
     mqtt.disconnect()?;
     println!("demo: published and received one message at each QoS 0, 1, 2 over {version}");

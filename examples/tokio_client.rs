@@ -343,22 +343,12 @@ async fn demo(args: &Args, client: Client) -> Result<(), String> {
         granted.value()
     );
 
-    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-        let topic = format!("demo/qos{}", qos.value());
-        let payload = format!("hello at QoS {} from tokio", qos.value());
-        let message = Message::new(topic.parse().unwrap(), payload.clone().into(), qos);
+    for qos in cli::DEMO_QOS {
+        let (topic, payload, message) = cli::demo_message(qos, "tokio");
         let id = mqtt.publish(message).await?;
-        println!(
-            "client: published {payload:?} to {topic} at QoS {}",
-            qos.value()
-        );
+        cli::report_published(&topic, &payload, qos);
         mqtt.published(id, Duration::from_secs(10)).await?;
-        let done = match qos {
-            QoS::AtMostOnce => "written",
-            QoS::AtLeastOnce => "PUBACK",
-            QoS::ExactlyOnce => "PUBREC, PUBREL, PUBCOMP",
-        };
-        println!("client: publish at QoS {} complete ({done})", qos.value());
+        cli::report_complete(qos);
         let event = mqtt
             .wait_for(
                 timeout,
@@ -368,15 +358,7 @@ async fn demo(args: &Args, client: Client) -> Result<(), String> {
         let Event::Message(m) = event else {
             unreachable!()
         };
-        if m.payload != payload.as_bytes() || m.qos != qos {
-            return Err(format!("got {m:?}"));
-        }
-        println!(
-            "client: received {} on {} at QoS {}",
-            cli::show(&m.payload),
-            m.topic,
-            m.qos.value()
-        );
+        cli::check_received(&m, &payload, qos)?;
     }
     mqtt.disconnect().await?;
     println!("demo: published and received one message at each QoS 0, 1, 2 over {version}");

@@ -13,39 +13,30 @@ use mqtt_sansio::sim::{Broker, ConnId};
 use mqtt_sansio::*;
 use server_peer::*;
 use std::num::NonZeroU32;
-use std::time::Duration;
 
-const V311: ProtocolVersion = ProtocolVersion::V311;
-const V5: ProtocolVersion = ProtocolVersion::V5;
-const BOTH: [ProtocolVersion; 2] = [V311, V5];
-
-fn s(v: &str) -> MqttString {
-    v.parse().unwrap()
+/// Rejects `request` with `code`: exactly the CONNACK `connack` goes out, the
+/// connection closes for the rejection and no session is created.
+fn reject_and_assert_closed(
+    peer: &mut ClientPeer,
+    request: ConnectRequest,
+    code: ConnectReasonCode,
+    connack: &[u8],
+) {
+    peer.conn.reject(peer.now, request, code).unwrap();
+    assert_eq!(peer.received_raw(), connack);
+    assert_eq!(
+        only_closed(&peer.events()),
+        CloseReason::Rejected { reason_code: code }
+    );
+    assert_eq!(peer.conn.state(), ServerState::Closed);
+    assert!(peer.conn.session().is_none());
 }
 
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-/// `events` is exactly one Closed event; its reason.
-fn only_closed(events: &[ServerEvent]) -> CloseReason {
-    match events {
-        [ServerEvent::Closed { reason }] => reason.clone(),
-        other => panic!("expected only Closed, got {other:?}"),
-    }
-}
-
-/// A peer whose CONNECT went in and whose Connect request was taken.
-fn awaiting(
-    config: ServerConfig,
-    version: ProtocolVersion,
-    connect: Connect,
-) -> (ClientPeer, ConnectRequest) {
-    let mut peer = ClientPeer::new(config, version);
-    peer.send(connect);
-    let request = peer.expect_connect();
+/// A closed connection processes nothing more: `packet` gets no answer and no event.
+fn assert_nothing_processed(peer: &mut ClientPeer, packet: impl Into<Packet>) {
+    peer.send(packet);
+    assert!(peer.received_raw().is_empty());
     assert!(peer.events().is_empty());
-    (peer, request)
 }
 
 /// The encoded size of `packet` in `version`.
@@ -115,25 +106,13 @@ fn v311_mqtt_3_1_3_9_rejected_client_id_gets_return_code_2_and_closes() {
             .chars()
             .all(|c| c.is_ascii_alphanumeric())
     );
-    peer.conn
-        .reject(
-            peer.now,
-            request,
-            ConnectReasonCode::ClientIdentifierNotValid,
-        )
-        .unwrap();
-    assert_eq!(peer.received_raw(), [0x20, 0x02, 0x00, 0x02]);
-    assert_eq!(
-        only_closed(&peer.events()),
-        CloseReason::Rejected {
-            reason_code: ConnectReasonCode::ClientIdentifierNotValid
-        }
+    reject_and_assert_closed(
+        &mut peer,
+        request,
+        ConnectReasonCode::ClientIdentifierNotValid,
+        &[0x20, 0x02, 0x00, 0x02],
     );
-    assert_eq!(peer.conn.state(), ServerState::Closed);
-    assert!(peer.conn.session().is_none());
-    peer.send(Packet::PingReq);
-    assert!(peer.received_raw().is_empty());
-    assert!(peer.events().is_empty());
+    assert_nothing_processed(&mut peer, Packet::PingReq);
 }
 
 /// [MQTT-3.1.3-8] (5.0): a refused Client Identifier gets CONNACK 0x85 (Client
@@ -142,25 +121,13 @@ fn v311_mqtt_3_1_3_9_rejected_client_id_gets_return_code_2_and_closes() {
 #[test]
 fn v5_mqtt_3_1_3_8_rejected_client_id_gets_connack_0x85_and_closes() {
     let (mut peer, request) = awaiting(ServerConfig::default(), V5, connect("bad-id!", false, 60));
-    peer.conn
-        .reject(
-            peer.now,
-            request,
-            ConnectReasonCode::ClientIdentifierNotValid,
-        )
-        .unwrap();
-    assert_eq!(peer.received_raw(), [0x20, 0x03, 0x00, 0x85, 0x00]);
-    assert_eq!(
-        only_closed(&peer.events()),
-        CloseReason::Rejected {
-            reason_code: ConnectReasonCode::ClientIdentifierNotValid
-        }
+    reject_and_assert_closed(
+        &mut peer,
+        request,
+        ConnectReasonCode::ClientIdentifierNotValid,
+        &[0x20, 0x03, 0x00, 0x85, 0x00],
     );
-    assert_eq!(peer.conn.state(), ServerState::Closed);
-    assert!(peer.conn.session().is_none());
-    peer.send(Packet::PingReq);
-    assert!(peer.received_raw().is_empty());
-    assert!(peer.events().is_empty());
+    assert_nothing_processed(&mut peer, Packet::PingReq);
 }
 
 /// [MQTT-3.1.4-2] (5.0): when the broker's further checks fail (a wrong password, a
@@ -200,18 +167,17 @@ fn v5_mqtt_3_1_4_2_failed_authentication_or_authorisation_closes() {
         assert_eq!(verdict, expected);
         match verdict {
             Some(code) => {
-                peer.conn.reject(peer.now, request, code).unwrap();
-                assert_eq!(peer.received_raw(), [0x20, 0x03, 0x00, code.value(), 0x00]);
-                assert_eq!(
-                    only_closed(&peer.events()),
-                    CloseReason::Rejected { reason_code: code }
+                reject_and_assert_closed(
+                    &mut peer,
+                    request,
+                    code,
+                    &[0x20, 0x03, 0x00, code.value(), 0x00],
                 );
-                assert_eq!(peer.conn.state(), ServerState::Closed);
-                assert!(peer.conn.session().is_none());
                 assert_eq!(peer.conn.poll_timeout(), None);
-                peer.send(publish("a", b"x", QosPid::AtLeastOnce(pid(1))));
-                assert!(peer.received_raw().is_empty());
-                assert!(peer.events().is_empty());
+                assert_nothing_processed(
+                    &mut peer,
+                    publish("a", b"x", QosPid::AtLeastOnce(pid(1))),
+                );
             }
             None => {
                 peer.conn
@@ -325,9 +291,7 @@ fn suback_with(peer: &mut ClientPeer, id: u16, properties: AckProperties) -> Sub
             .map(|f| Subscription::new(f, QoS::AtLeastOnce))
             .collect(),
     ));
-    let Some(ServerEvent::Subscribe(request)) = peer.conn.poll_event() else {
-        panic!("expected Subscribe")
-    };
+    let request = peer.expect_subscribe();
     let grant = request.grant_all();
     peer.conn
         .answer_subscribe_with_properties(peer.now, request, &grant, properties)
@@ -582,13 +546,8 @@ fn v311_mqtt_3_8_3_2_wildcard_filters_refused_when_unsupported() {
             Subscription::new(filter("c/#"), QoS::ExactlyOnce),
         ],
     ));
-    let Some(ServerEvent::Subscribe(request)) = peer.conn.poll_event() else {
-        panic!("expected Subscribe")
-    };
-    let grant = request.grant_all();
-    peer.conn
-        .answer_subscribe(peer.now, request, &grant)
-        .unwrap();
+    let request = peer.expect_subscribe();
+    grant_all(&mut peer, request);
     assert_eq!(
         peer.received_raw(),
         [0x90, 0x06, 0x00, 0x05, 0x80, 0x01, 0x80, 0x80]

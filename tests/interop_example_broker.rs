@@ -161,37 +161,12 @@ impl Drop for Proc {
     }
 }
 
-/// mosquitto_sub with debug output (for the SUBACK) and one line per message:
-/// `MSG <retain> <qos> <topic> <payload>`.
-fn mosquitto_sub(port: u16, version: &str, qos: u8, filter: &str, extra: &[&str]) -> Proc {
+/// The arguments mosquitto_sub and mosquitto_pub share: the broker, the protocol
+/// version, the QoS and the topic (or filter).
+fn client_args(port: u16, version: &str, qos: u8, topic: &str) -> Vec<String> {
     let port = port.to_string();
     let qos = qos.to_string();
-    let mut args = vec![
-        "-d",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-V",
-        version,
-        "-q",
-        &qos,
-        "-t",
-        filter,
-        "-F",
-        "MSG %r %q %t %p",
-    ];
-    args.extend_from_slice(extra);
-    // Line-buffered: mosquitto_sub does not flush its debug lines into a pipe.
-    args.splice(0..0, ["-oL", SUB]);
-    Proc::spawn(STDBUF, &args)
-}
-
-/// mosquitto_pub of one message; waits for it to exit 0.
-fn mosquitto_pub(port: u16, version: &str, qos: u8, topic: &str, payload: &str, extra: &[&str]) {
-    let port = port.to_string();
-    let qos = qos.to_string();
-    let mut args = vec![
+    [
         "-h",
         "127.0.0.1",
         "-p",
@@ -202,11 +177,43 @@ fn mosquitto_pub(port: u16, version: &str, qos: u8, topic: &str, payload: &str, 
         &qos,
         "-t",
         topic,
-        "-m",
-        payload,
-    ];
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// `program` run with `args` followed by `extra`.
+fn spawn_with(program: &str, args: Vec<String>, extra: &[&str]) -> Proc {
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
     args.extend_from_slice(extra);
-    Proc::spawn(PUB, &args).success(10 * SECS);
+    Proc::spawn(program, &args)
+}
+
+/// Options of a mosquitto_sub that exits after one message, or fails after 10 s.
+const ONE_MESSAGE: [&str; 4] = ["-C", "1", "-W", "10"];
+
+/// mosquitto_sub with debug output (for the SUBACK) and one line per message:
+/// `MSG <retain> <qos> <topic> <payload>`.
+fn mosquitto_sub(port: u16, version: &str, qos: u8, filter: &str, extra: &[&str]) -> Proc {
+    // Line-buffered: mosquitto_sub does not flush its debug lines into a pipe.
+    let mut args = vec!["-oL".to_owned(), SUB.to_owned(), "-d".to_owned()];
+    args.extend(client_args(port, version, qos, filter));
+    args.extend(["-F".to_owned(), "MSG %r %q %t %p".to_owned()]);
+    spawn_with(STDBUF, args, extra)
+}
+
+/// A mosquitto_sub for one message, once its subscription is in place.
+fn subscribed_for_one(port: u16, version: &str, qos: u8, filter: &str) -> Proc {
+    let mut sub = mosquitto_sub(port, version, qos, filter, &ONE_MESSAGE);
+    sub.subscribed();
+    sub
+}
+
+/// mosquitto_pub of one message; waits for it to exit 0.
+fn mosquitto_pub(port: u16, version: &str, qos: u8, topic: &str, payload: &str, extra: &[&str]) {
+    let mut args = client_args(port, version, qos, topic);
+    args.extend(["-m".to_owned(), payload.to_owned()]);
+    spawn_with(PUB, args, extra).success(10 * SECS);
 }
 
 #[test]
@@ -219,8 +226,7 @@ fn mosquitto_clients_publish_and_receive_at_every_qos_in_both_versions() {
     for version in VERSIONS {
         for qos in 0..=2u8 {
             let topic = format!("qos/{version}/{qos}");
-            let mut sub = mosquitto_sub(port, version, qos, "qos/#", &["-C", "1", "-W", "10"]);
-            sub.subscribed();
+            let mut sub = subscribed_for_one(port, version, qos, "qos/#");
             let payload = format!("hello {version} qos {qos}");
             mosquitto_pub(port, version, qos, &topic, &payload, &[]);
             assert_eq!(sub.message(), format!("MSG 0 {qos} {topic} {payload}"));
@@ -238,8 +244,7 @@ fn mosquitto_clients_of_different_versions_talk_through_the_broker() {
     let port = broker.addr.port();
     for (from, to) in [("mqttv311", "mqttv5"), ("mqttv5", "mqttv311")] {
         let topic = format!("cross/{from}/{to}");
-        let mut sub = mosquitto_sub(port, to, 2, &topic, &["-C", "1", "-W", "10"]);
-        sub.subscribed();
+        let mut sub = subscribed_for_one(port, to, 2, &topic);
         mosquitto_pub(port, from, 2, &topic, "across", &[]);
         assert_eq!(sub.message(), format!("MSG 0 2 {topic} across"));
         sub.success(10 * SECS);
@@ -256,15 +261,14 @@ fn a_retained_message_reaches_a_later_mosquitto_sub_and_an_empty_one_removes_it(
     for version in VERSIONS {
         let topic = format!("retained/{version}");
         mosquitto_pub(port, version, 1, &topic, "kept", &["-r"]);
-        let mut late = mosquitto_sub(port, version, 1, &topic, &["-C", "1", "-W", "10"]);
+        let mut late = mosquitto_sub(port, version, 1, &topic, &ONE_MESSAGE);
         assert_eq!(late.message(), format!("MSG 1 1 {topic} kept"));
         late.success(10 * SECS);
 
         // A retained message with an empty payload removes it: a new subscriber's
         // first message is the next one published.
         mosquitto_pub(port, version, 1, &topic, "", &["-r"]);
-        let mut later = mosquitto_sub(port, version, 1, &topic, &["-C", "1", "-W", "10"]);
-        later.subscribed();
+        let mut later = subscribed_for_one(port, version, 1, &topic);
         mosquitto_pub(port, version, 1, &topic, "live", &[]);
         assert_eq!(
             later.message(),
@@ -284,8 +288,7 @@ fn the_will_of_a_killed_mosquitto_sub_reaches_another_subscriber_and_a_clean_exi
     let port = broker.addr.port();
     for version in VERSIONS {
         let topic = format!("will/{version}");
-        let mut watcher = mosquitto_sub(port, version, 1, &topic, &["-C", "1", "-W", "10"]);
-        watcher.subscribed();
+        let mut watcher = subscribed_for_one(port, version, 1, &topic);
         let will = [
             "--will-topic",
             &topic,
@@ -304,11 +307,10 @@ fn the_will_of_a_killed_mosquitto_sub_reaches_another_subscriber_and_a_clean_exi
 
         // A client that disconnects normally leaves no Will behind: the watcher's
         // first message is the one published after that client is gone.
-        let mut watcher = mosquitto_sub(port, version, 1, &topic, &["-C", "1", "-W", "10"]);
-        watcher.subscribed();
+        let mut watcher = subscribed_for_one(port, version, 1, &topic);
         let polite_topic = format!("polite/{version}");
         let mut args = will.to_vec();
-        args.extend(["-C", "1", "-W", "10"]);
+        args.extend(ONE_MESSAGE);
         let mut polite = mosquitto_sub(port, version, 0, &polite_topic, &args);
         polite.subscribed();
         mosquitto_pub(port, version, 0, &polite_topic, "bye", &[]);
@@ -321,6 +323,11 @@ fn the_will_of_a_killed_mosquitto_sub_reaches_another_subscriber_and_a_clean_exi
         );
         watcher.success(10 * SECS);
     }
+}
+
+/// A close that came after at least `min`, and well within 5 s.
+fn assert_took_at_least(took: Duration, min: Duration) {
+    assert!(took >= min && took < 5 * SECS, "{took:?}");
 }
 
 /// The driver's timer path: `poll_timeout` -> sleep -> `handle_timeout`. A transport
@@ -348,10 +355,7 @@ fn the_broker_closes_a_transport_without_connect_and_a_silent_client_on_time() {
 
     let (bytes, took) = until_closed(open());
     assert!(bytes.is_empty(), "{bytes:x?}");
-    assert!(
-        took >= Duration::from_millis(400) && took < 5 * SECS,
-        "{took:?}"
-    );
+    assert_took_at_least(took, Duration::from_millis(400));
 
     // CONNECT, keep alive 1 s, client id "k3", then nothing.
     let mut v311 = open();
@@ -359,10 +363,7 @@ fn the_broker_closes_a_transport_without_connect_and_a_silent_client_on_time() {
         .unwrap();
     let (bytes, took) = until_closed(v311);
     assert_eq!(bytes, b"\x20\x02\x00\x00", "CONNACK, then the close");
-    assert!(
-        took >= Duration::from_millis(1400) && took < 5 * SECS,
-        "{took:?}"
-    );
+    assert_took_at_least(took, Duration::from_millis(1400));
 
     // The same in 5.0 (no properties), client id "k5".
     let mut v5 = open();
@@ -374,10 +375,7 @@ fn the_broker_closes_a_transport_without_connect_and_a_silent_client_on_time() {
         bytes.ends_with(b"\xe0\x01\x8d") || bytes.ends_with(b"\xe0\x02\x8d\x00"),
         "DISCONNECT 0x8D last: {bytes:x?}"
     );
-    assert!(
-        took >= Duration::from_millis(1400) && took < 5 * SECS,
-        "{took:?}"
-    );
+    assert_took_at_least(took, Duration::from_millis(1400));
 }
 
 fn pattern(len: usize, seed: u8) -> Bytes {

@@ -12,35 +12,15 @@ use server_peer::*;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 
-const V311: ProtocolVersion = ProtocolVersion::V311;
-const V5: ProtocolVersion = ProtocolVersion::V5;
-const BOTH: [ProtocolVersion; 2] = [V311, V5];
-
 /// CONNECT, 3.1.1, clean session, keep alive 60 s, client id "c1".
 const CONNECT_V311: &[u8] = b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02c1";
 /// CONNECT, 5.0, clean start, keep alive 60 s, no properties, client id "c1".
 const CONNECT_V5: &[u8] = b"\x10\x0f\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x02c1";
 
-fn s(v: &str) -> MqttString {
-    v.parse().unwrap()
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
 fn raw_connect(version: ProtocolVersion) -> &'static [u8] {
     match version {
         V311 => CONNECT_V311,
         _ => CONNECT_V5,
-    }
-}
-
-/// `events` is exactly one Closed event; its reason.
-fn only_closed(events: &[ServerEvent]) -> CloseReason {
-    match events {
-        [ServerEvent::Closed { reason }] => reason.clone(),
-        other => panic!("expected only Closed, got {other:?}"),
     }
 }
 
@@ -53,6 +33,43 @@ fn closed_and_ended(events: &[ServerEvent]) -> CloseReason {
     }
 }
 
+/// What the server sends on a protocol error once connected: DISCONNECT 0x82 in 5.0,
+/// nothing in 3.1.1.
+fn protocol_error_disconnect(version: ProtocolVersion) -> Vec<Packet> {
+    match version {
+        V5 => vec![Packet::Disconnect(Disconnect::new(
+            DisconnectReasonCode::ProtocolError,
+        ))],
+        _ => vec![],
+    }
+}
+
+/// The events are the close for a protocol error (0x82) and the end of the session;
+/// the reason.
+fn assert_closed_for_protocol_error(peer: &mut ClientPeer) -> CloseReason {
+    let reason = closed_and_ended(&peer.events());
+    assert!(matches!(
+        reason,
+        CloseReason::ProtocolViolation {
+            reason_code: DisconnectReasonCode::ProtocolError,
+            ..
+        }
+    ));
+    reason
+}
+
+/// The server answered a protocol error: [`protocol_error_disconnect`], then the
+/// connection closed for it and the session ended; the reason.
+fn assert_protocol_error_closes(peer: &mut ClientPeer) -> CloseReason {
+    let version = peer.version;
+    assert_eq!(
+        peer.received(),
+        protocol_error_disconnect(version),
+        "{version:?}"
+    );
+    assert_closed_for_protocol_error(peer)
+}
+
 /// The v5 CONNACK a default [`ServerConfig`] sends on success: Receive Maximum 100 is
 /// its only property.
 fn default_v5_connack_props() -> ConnAckProperties {
@@ -61,38 +78,18 @@ fn default_v5_connack_props() -> ConnAckProperties {
     p
 }
 
-/// A peer whose CONNECT went in and whose Connect request was taken.
-fn awaiting(
-    config: ServerConfig,
-    version: ProtocolVersion,
-    connect: Connect,
-) -> (ClientPeer, ConnectRequest) {
-    let mut peer = ClientPeer::new(config, version);
-    peer.send(connect);
-    let request = peer.expect_connect();
-    assert!(peer.events().is_empty());
-    (peer, request)
-}
-
 /// A session held by a connection of "c1" that subscribed to "keep/#" and then lost its
 /// transport (expiry 300 s in 5.0, Clean Session 0 in 3.1.1), taken with
 /// `resume_session`.
 fn stored_session(version: ProtocolVersion) -> ServerSession {
     let mut old = ClientPeer::new(ServerConfig::default(), version);
-    let mut c = connect("c1", false, 60);
-    if version == V5 {
-        c.properties.session_expiry_interval = Some(300);
-    }
-    old.connect_accept(c, None, AcceptOptions::new());
+    old.connect_accept(persistent_connect(version), None, AcceptOptions::new());
     old.send(Subscribe::new(
         pid(1),
         vec![Subscription::new(filter("keep/#"), QoS::AtLeastOnce)],
     ));
-    let Some(ServerEvent::Subscribe(request)) = old.conn.poll_event() else {
-        panic!("expected Subscribe")
-    };
-    let grant = request.grant_all();
-    old.conn.answer_subscribe(old.now, request, &grant).unwrap();
+    let request = old.expect_subscribe();
+    grant_all(&mut old, request);
     old.conn.handle_transport_close(old.now);
     old.events();
     old.conn.resume_session(old.now).expect("a stored session")
@@ -195,17 +192,9 @@ fn mqtt_3_1_0_2_second_connect_is_a_protocol_error() {
     for version in BOTH {
         let mut peer = ClientPeer::connected(ServerConfig::default(), version);
         peer.send(connect("c1", true, 60));
-        let expected = match version {
-            V5 => vec![Packet::Disconnect(Disconnect::new(
-                DisconnectReasonCode::ProtocolError,
-            ))],
-            _ => vec![],
-        };
-        assert_eq!(peer.received(), expected, "{version:?}");
         assert!(matches!(
-            closed_and_ended(&peer.events()),
+            assert_protocol_error_closes(&mut peer),
             CloseReason::ProtocolViolation {
-                reason_code: DisconnectReasonCode::ProtocolError,
                 decode_error: None,
                 ..
             }
@@ -230,20 +219,12 @@ fn mqtt_3_1_0_2_second_connect_pipelined_before_connack() {
         assert!(
             matches!(received[0], Packet::ConnAck(ref a) if a.reason_code == ConnectReasonCode::Success)
         );
-        let expected_after: Vec<Packet> = match version {
-            V5 => vec![Packet::Disconnect(Disconnect::new(
-                DisconnectReasonCode::ProtocolError,
-            ))],
-            _ => vec![],
-        };
-        assert_eq!(received[1..], expected_after[..], "{version:?}");
-        assert!(matches!(
-            closed_and_ended(&peer.events()),
-            CloseReason::ProtocolViolation {
-                reason_code: DisconnectReasonCode::ProtocolError,
-                ..
-            }
-        ));
+        assert_eq!(
+            received[1..],
+            protocol_error_disconnect(version)[..],
+            "{version:?}"
+        );
+        assert_closed_for_protocol_error(&mut peer);
     }
 }
 
@@ -281,21 +262,26 @@ fn mqtt_3_1_2_2_unsupported_protocol_level_gets_connack_0x01() {
 
 // ---- accepting: CONNACK 0x00, Session Present ----
 
-#[test]
-fn v5_mqtt_3_1_4_5_accept_sends_connack_0x00() {
-    let mut peer = ClientPeer::new(ServerConfig::default(), V5);
-    peer.send_raw(CONNECT_V5);
+/// The raw CONNECT of `version` ([`raw_connect`]), accepted: the connection is up, for
+/// "c1". Returns it and the bytes the server sent.
+fn accept_raw_connect(version: ProtocolVersion) -> (ClientPeer, Vec<u8>) {
+    let mut peer = ClientPeer::new(ServerConfig::default(), version);
+    peer.send_raw(raw_connect(version));
     let request = peer.expect_connect();
     peer.conn
         .accept(peer.now, request, None, AcceptOptions::new())
         .unwrap();
-    // CONNACK, session present 0, reason 0x00, Receive Maximum 100.
-    assert_eq!(
-        peer.received_raw(),
-        [0x20, 0x06, 0x00, 0x00, 0x03, 0x21, 0x00, 0x64]
-    );
+    let sent = peer.received_raw();
     assert_eq!(peer.conn.state(), ServerState::Connected);
     assert_eq!(peer.conn.client_id().map(MqttString::as_str), Some("c1"));
+    (peer, sent)
+}
+
+#[test]
+fn v5_mqtt_3_1_4_5_accept_sends_connack_0x00() {
+    let (mut peer, sent) = accept_raw_connect(V5);
+    // CONNACK, session present 0, reason 0x00, Receive Maximum 100.
+    assert_eq!(sent, [0x20, 0x06, 0x00, 0x00, 0x03, 0x21, 0x00, 0x64]);
     assert_eq!(
         peer.conn.session().map(|s| s.client_id().as_str()),
         Some("c1")
@@ -305,15 +291,8 @@ fn v5_mqtt_3_1_4_5_accept_sends_connack_0x00() {
 
 #[test]
 fn v311_mqtt_3_1_4_4_accept_sends_return_code_0() {
-    let mut peer = ClientPeer::new(ServerConfig::default(), V311);
-    peer.send_raw(CONNECT_V311);
-    let request = peer.expect_connect();
-    peer.conn
-        .accept(peer.now, request, None, AcceptOptions::new())
-        .unwrap();
-    assert_eq!(peer.received_raw(), [0x20, 0x02, 0x00, 0x00]);
-    assert_eq!(peer.conn.state(), ServerState::Connected);
-    assert_eq!(peer.conn.client_id().map(MqttString::as_str), Some("c1"));
+    let (_peer, sent) = accept_raw_connect(V311);
+    assert_eq!(sent, [0x20, 0x02, 0x00, 0x00]);
 }
 
 #[test]
@@ -369,14 +348,10 @@ fn resumed_session_present(version: ProtocolVersion) {
     );
     assert!(ack.session_present);
     assert_eq!(ack.reason_code, ConnectReasonCode::Success);
-    let subs: Vec<_> = peer
-        .conn
-        .session()
-        .unwrap()
-        .subscriptions()
-        .map(|(f, g)| (f.as_str().to_owned(), g.options.qos))
-        .collect();
-    assert_eq!(subs, [("keep/#".to_owned(), QoS::AtLeastOnce)]);
+    assert_eq!(
+        peer.subscribed_qos(),
+        [("keep/#".to_owned(), QoS::AtLeastOnce)]
+    );
 }
 
 /// Clean Start 0 without a stored session: Session Present 0, a new session.
@@ -1231,6 +1206,40 @@ fn connect_with_method(method: &str) -> Connect {
     c
 }
 
+/// The server sent exactly one AUTH with `code`, method "SCRAM" and `data`.
+fn assert_auth_sent(peer: &mut ClientPeer, code: AuthReasonCode, data: &'static [u8]) {
+    assert_eq!(
+        peer.received(),
+        [Packet::Auth(auth(code, "SCRAM", Some(data)))]
+    );
+}
+
+/// The only event is the client's AUTH with `data`, in a re-authentication or not.
+fn assert_auth_event(peer: &mut ClientPeer, reauthenticate: bool, data: &[u8]) {
+    match peer.events().as_slice() {
+        [
+            ServerEvent::Auth {
+                data: got,
+                reauthenticate: r,
+            },
+        ] if *r == reauthenticate => assert_eq!(got.as_deref(), Some(data)),
+        other => panic!("expected Auth (reauthenticate: {reauthenticate}), got {other:?}"),
+    }
+}
+
+/// No authentication exchange is under way: neither `auth_continue` nor
+/// `auth_success` applies.
+fn assert_no_auth_exchange(peer: &mut ClientPeer) {
+    assert!(matches!(
+        peer.conn.auth_continue(peer.now, None),
+        Err(ServerError::WrongState(_))
+    ));
+    assert!(matches!(
+        peer.conn.auth_success(peer.now, None),
+        Err(ServerError::WrongState(_))
+    ));
+}
+
 /// A 5.0 connection accepted after a SCRAM exchange.
 fn scram_connected() -> ClientPeer {
     let (mut peer, request) = awaiting(ServerConfig::default(), V5, connect_with_method("SCRAM"));
@@ -1264,13 +1273,10 @@ fn mqtt_4_12_0_2_mqtt_4_12_0_5_the_exchange_while_connecting() {
     peer.conn
         .auth_continue(peer.now, Some(Bytes::from_static(b"server-first")))
         .unwrap();
-    assert_eq!(
-        peer.received(),
-        [Packet::Auth(auth(
-            AuthReasonCode::ContinueAuthentication,
-            "SCRAM",
-            Some(b"server-first")
-        ))]
+    assert_auth_sent(
+        &mut peer,
+        AuthReasonCode::ContinueAuthentication,
+        b"server-first",
     );
     assert_eq!(peer.conn.state(), ServerState::AwaitingAnswer);
 
@@ -1280,15 +1286,7 @@ fn mqtt_4_12_0_2_mqtt_4_12_0_5_the_exchange_while_connecting() {
         "SCRAM",
         Some(b"client-final"),
     ));
-    match peer.events().as_slice() {
-        [
-            ServerEvent::Auth {
-                data,
-                reauthenticate: false,
-            },
-        ] => assert_eq!(data.as_deref(), Some(&b"client-final"[..])),
-        other => panic!("expected Auth, got {other:?}"),
-    }
+    assert_auth_event(&mut peer, false, b"client-final");
     assert!(peer.received().is_empty());
 
     // Success: the CONNACK carries the method and the last data.
@@ -1323,14 +1321,7 @@ fn mqtt_4_12_0_2_auth_byte_exact() {
 fn mqtt_4_12_1_1_reauthentication_while_connected() {
     let mut peer = scram_connected();
     // auth_success only ends a re-authentication the client started.
-    assert!(matches!(
-        peer.conn.auth_success(peer.now, None),
-        Err(ServerError::WrongState(_))
-    ));
-    assert!(matches!(
-        peer.conn.auth_continue(peer.now, None),
-        Err(ServerError::WrongState(_))
-    ));
+    assert_no_auth_exchange(&mut peer);
     assert!(peer.received().is_empty());
 
     peer.send(auth(
@@ -1338,25 +1329,14 @@ fn mqtt_4_12_1_1_reauthentication_while_connected() {
         "SCRAM",
         Some(b"again"),
     ));
-    match peer.events().as_slice() {
-        [
-            ServerEvent::Auth {
-                data,
-                reauthenticate: true,
-            },
-        ] => assert_eq!(data.as_deref(), Some(&b"again"[..])),
-        other => panic!("expected Auth, got {other:?}"),
-    }
+    assert_auth_event(&mut peer, true, b"again");
     peer.conn
         .auth_continue(peer.now, Some(Bytes::from_static(b"challenge")))
         .unwrap();
-    assert_eq!(
-        peer.received(),
-        [Packet::Auth(auth(
-            AuthReasonCode::ContinueAuthentication,
-            "SCRAM",
-            Some(b"challenge")
-        ))]
+    assert_auth_sent(
+        &mut peer,
+        AuthReasonCode::ContinueAuthentication,
+        b"challenge",
     );
     peer.send(auth(
         AuthReasonCode::ContinueAuthentication,
@@ -1373,14 +1353,7 @@ fn mqtt_4_12_1_1_reauthentication_while_connected() {
     peer.conn
         .auth_success(peer.now, Some(Bytes::from_static(b"done")))
         .unwrap();
-    assert_eq!(
-        peer.received(),
-        [Packet::Auth(auth(
-            AuthReasonCode::Success,
-            "SCRAM",
-            Some(b"done")
-        ))]
-    );
+    assert_auth_sent(&mut peer, AuthReasonCode::Success, b"done");
     assert_eq!(peer.conn.state(), ServerState::Connected);
     // Over: no second success.
     assert!(matches!(
@@ -1396,19 +1369,7 @@ fn mqtt_4_12_1_1_reauthentication_while_connected() {
 fn mqtt_4_12_0_5_auth_with_another_method_is_a_protocol_error() {
     let mut peer = scram_connected();
     peer.send(auth(AuthReasonCode::ReAuthenticate, "PLAIN", None));
-    assert_eq!(
-        peer.received(),
-        [Packet::Disconnect(Disconnect::new(
-            DisconnectReasonCode::ProtocolError
-        ))]
-    );
-    assert!(matches!(
-        closed_and_ended(&peer.events()),
-        CloseReason::ProtocolViolation {
-            reason_code: DisconnectReasonCode::ProtocolError,
-            ..
-        }
-    ));
+    assert_protocol_error_closes(&mut peer);
 }
 
 #[test]
@@ -1430,31 +1391,12 @@ fn mqtt_4_12_0_6_no_auth_without_a_method_in_connect() {
         }
         other => panic!("expected CONNACK, got {other:?}"),
     }
-    assert!(matches!(
-        peer.conn.auth_continue(peer.now, None),
-        Err(ServerError::WrongState(_))
-    ));
-    assert!(matches!(
-        peer.conn.auth_success(peer.now, None),
-        Err(ServerError::WrongState(_))
-    ));
+    assert_no_auth_exchange(&mut peer);
     assert!(peer.received().is_empty());
 
     // An AUTH from the client when CONNECT had no method: protocol error.
     peer.send(auth(AuthReasonCode::ReAuthenticate, "SCRAM", None));
-    assert_eq!(
-        peer.received(),
-        [Packet::Disconnect(Disconnect::new(
-            DisconnectReasonCode::ProtocolError
-        ))]
-    );
-    assert!(matches!(
-        closed_and_ended(&peer.events()),
-        CloseReason::ProtocolViolation {
-            reason_code: DisconnectReasonCode::ProtocolError,
-            ..
-        }
-    ));
+    assert_protocol_error_closes(&mut peer);
 }
 
 #[test]

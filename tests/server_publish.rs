@@ -16,8 +16,6 @@ use server_peer::*;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 
-const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
-
 // ---- helpers ----
 
 fn manual_acks() -> ServerConfig {
@@ -39,16 +37,18 @@ fn connected_with(
     (peer, connack)
 }
 
-/// A connection of "c1" whose session outlives it (Clean Start 0; 5.0: Session Expiry
-/// Interval 300 s), accepted.
-fn persistent(config: ServerConfig, version: ProtocolVersion) -> ClientPeer {
-    connected_with(config, version, |c| {
-        c.clean_start = false;
-        if version == ProtocolVersion::V5 {
-            c.properties.session_expiry_interval = Some(300);
-        }
+/// A 5.0 connection whose client accepts one QoS 1/2 message in flight at a time
+/// (Receive Maximum 1).
+fn receive_maximum_1(config: ServerConfig) -> ClientPeer {
+    connected_with(config, ProtocolVersion::V5, |c| {
+        c.properties.receive_maximum = NonZeroU16::new(1)
     })
     .0
+}
+
+/// The broker publishes `message` to the client of `peer`.
+fn send_to_client(peer: &mut ClientPeer, message: Message) {
+    peer.conn.publish(peer.now, message).unwrap();
 }
 
 /// The client of `old` comes back on a new transport with Clean Start 0: the new
@@ -64,10 +64,7 @@ fn reconnect(
     let mut peer = ClientPeer::new(config.clone(), old.version);
     peer.now = old.now;
     peer.conn = ServerConnection::new(config, old.now);
-    let mut c = connect("c1", false, 60);
-    if old.version == ProtocolVersion::V5 {
-        c.properties.session_expiry_interval = Some(300);
-    }
+    let mut c = persistent_connect(old.version);
     edit(&mut c);
     peer.send(Packet::Connect(Box::new(c)));
     let request = peer.expect_connect();
@@ -85,14 +82,8 @@ fn reconnect(
 
 /// The only event must be one application message.
 fn one_message(peer: &mut ClientPeer) -> InboundMessage {
-    let mut events = peer.events();
-    assert_eq!(
-        events.len(),
-        1,
-        "expected one Message event, got {events:?}"
-    );
-    match events.pop() {
-        Some(ServerEvent::Message(m)) => m,
+    match peer.only_event("Message") {
+        ServerEvent::Message(m) => m,
         other => panic!("expected Message, got {other:?}"),
     }
 }
@@ -100,21 +91,12 @@ fn one_message(peer: &mut ClientPeer) -> InboundMessage {
 /// Asserts that the client broke a rule: a DISCONNECT with `code` in 5.0 (nothing in
 /// 3.1.1), then Closed with the same code, and no application message.
 fn assert_violation(peer: &mut ClientPeer, code: DisconnectReasonCode) {
-    let expected = match peer.version {
-        ProtocolVersion::V5 => vec![Packet::Disconnect(Disconnect::new(code))],
-        ProtocolVersion::V311 => vec![],
-    };
-    assert_eq!(peer.received(), expected, "{:?}", peer.version);
-    let events = peer.events();
-    assert!(
-        !events.iter().any(|e| matches!(e, ServerEvent::Message(_))),
-        "message delivered: {events:?}"
+    assert_violation_closes(
+        peer,
+        code,
+        |e| matches!(e, ServerEvent::Message(_)),
+        "message delivered",
     );
-    match ClientPeer::closed_reason(&events) {
-        Some(CloseReason::ProtocolViolation { reason_code, .. }) => assert_eq!(reason_code, code),
-        other => panic!("expected ProtocolViolation {code:?}, got {other:?} in {events:?}"),
-    }
-    assert_eq!(peer.conn.state(), ServerState::Closed);
 }
 
 fn pub_with(
@@ -679,7 +661,7 @@ fn mqtt_2_2_1_4_packet_ids_nonzero_and_unused_and_mqtt_3_3_1_3_dup_0() {
             let mut m = message("t", b"x", qos);
             m.dup = true;
             m.payload = Bytes::from(vec![i as u8]);
-            peer.conn.publish(peer.now, m).unwrap();
+            send_to_client(&mut peer, m);
         }
         let sent = publishes(&peer.received());
         assert_eq!(sent.len(), 3, "{v:?}");
@@ -695,9 +677,7 @@ fn mqtt_2_2_1_4_packet_ids_nonzero_and_unused_and_mqtt_3_3_1_3_dup_0() {
         peer.send(PubRec::new(pid(ids[1])));
         peer.send(PubComp::new(pid(ids[1])));
         assert_eq!(peer.received(), vec![pubrel(ids[1])]);
-        peer.conn
-            .publish(peer.now, message("t", b"y", QoS::AtLeastOnce))
-            .unwrap();
+        send_to_client(&mut peer, message("t", b"y", QoS::AtLeastOnce));
         let next = one_publish(&mut peer).packet_id().unwrap().get();
         assert!(
             next != ids[0] && next != ids[2],
@@ -717,15 +697,11 @@ fn mqtt_2_2_1_4_packet_ids_nonzero_and_unused_and_mqtt_3_3_1_3_dup_0() {
 #[test]
 fn mqtt_2_2_1_4_packet_ids_skip_the_one_in_flight_when_wrapping() {
     let mut peer = ClientPeer::connected(ServerConfig::default(), ProtocolVersion::V5);
-    peer.conn
-        .publish(peer.now, message("keep", b"k", QoS::AtLeastOnce))
-        .unwrap();
+    send_to_client(&mut peer, message("keep", b"k", QoS::AtLeastOnce));
     let kept = one_publish(&mut peer).packet_id().unwrap();
     let mut seen = 0u32;
     for _ in 0..70_000u32 {
-        peer.conn
-            .publish(peer.now, message("t", b"x", QoS::AtLeastOnce))
-            .unwrap();
+        send_to_client(&mut peer, message("t", b"x", QoS::AtLeastOnce));
         let id = one_publish(&mut peer).packet_id().unwrap();
         assert_ne!(id, kept, "identifier in flight reused");
         peer.send(PubAck::new(id));
@@ -741,9 +717,7 @@ fn mqtt_2_2_1_4_packet_ids_skip_the_one_in_flight_when_wrapping() {
 fn mqtt_4_3_2_3_puback_completes_a_qos1_message() {
     for v in BOTH {
         let mut peer = ClientPeer::connected(ServerConfig::default(), v);
-        peer.conn
-            .publish(peer.now, message("t", b"x", QoS::AtLeastOnce))
-            .unwrap();
+        send_to_client(&mut peer, message("t", b"x", QoS::AtLeastOnce));
         let p = one_publish(&mut peer);
         assert_eq!(p.qos(), QoS::AtLeastOnce);
         let id = p.packet_id().unwrap();
@@ -763,9 +737,7 @@ fn mqtt_4_3_2_3_puback_completes_a_qos1_message() {
 fn mqtt_4_3_3_4_pubrec_answered_with_pubrel_and_pubcomp_completes() {
     for v in BOTH {
         let mut peer = ClientPeer::connected(ServerConfig::default(), v);
-        peer.conn
-            .publish(peer.now, message("t", b"x", QoS::ExactlyOnce))
-            .unwrap();
+        send_to_client(&mut peer, message("t", b"x", QoS::ExactlyOnce));
         let p = one_publish(&mut peer);
         assert_eq!(p.qos(), QoS::ExactlyOnce);
         assert!(!p.dup);
@@ -786,15 +758,9 @@ fn mqtt_4_3_3_4_pubrec_answered_with_pubrel_and_pubcomp_completes() {
 /// message: no PUBREL, the identifier is free, the next message may take the slot.
 #[test]
 fn mqtt_4_4_0_2_pubrec_error_completes_without_pubrel() {
-    let (mut peer, _) = connected_with(ServerConfig::default(), ProtocolVersion::V5, |c| {
-        c.properties.receive_maximum = NonZeroU16::new(1)
-    });
-    peer.conn
-        .publish(peer.now, message("t", b"1", QoS::ExactlyOnce))
-        .unwrap();
-    peer.conn
-        .publish(peer.now, message("t", b"2", QoS::ExactlyOnce))
-        .unwrap();
+    let mut peer = receive_maximum_1(ServerConfig::default());
+    send_to_client(&mut peer, message("t", b"1", QoS::ExactlyOnce));
+    send_to_client(&mut peer, message("t", b"2", QoS::ExactlyOnce));
     let first = one_publish(&mut peer);
     let mut rec = PubRec::new(first.packet_id().unwrap());
     rec.reason_code = PubRecReasonCode::NotAuthorized;
@@ -830,16 +796,14 @@ fn mqtt_3_3_4_9_client_receive_maximum_limits_messages_in_flight() {
     {
         let mut m = message("t", b"", qos);
         m.payload = Bytes::from(vec![b'0' + i as u8]);
-        peer.conn.publish(peer.now, m).unwrap();
+        send_to_client(&mut peer, m);
     }
     let mut got: Vec<Publish> = publishes(&peer.received());
     assert_eq!(got.len(), 2, "only the Receive Maximum in flight");
     assert_eq!(peer.conn.stats().in_flight, 2);
     assert_eq!(peer.conn.stats().queued, 3);
     // QoS 0 goes at once.
-    peer.conn
-        .publish(peer.now, message("t", b"q0", QoS::AtMostOnce))
-        .unwrap();
+    send_to_client(&mut peer, message("t", b"q0", QoS::AtMostOnce));
     assert_eq!(&one_publish(&mut peer).payload[..], b"q0");
     let mut delivered = Vec::new();
     while let Some(p) = got.first().cloned() {
@@ -870,13 +834,9 @@ fn mqtt_3_3_4_9_client_receive_maximum_limits_messages_in_flight() {
 /// go out at once.
 #[test]
 fn mqtt_3_3_4_10_receive_maximum_does_not_delay_other_packets() {
-    let (mut peer, _) = connected_with(ServerConfig::default(), ProtocolVersion::V5, |c| {
-        c.properties.receive_maximum = NonZeroU16::new(1)
-    });
+    let mut peer = receive_maximum_1(ServerConfig::default());
     for _ in 0..3 {
-        peer.conn
-            .publish(peer.now, message("t", b"x", QoS::AtLeastOnce))
-            .unwrap();
+        send_to_client(&mut peer, message("t", b"x", QoS::AtLeastOnce));
     }
     assert_eq!(publishes(&peer.received()).len(), 1);
     peer.send(Packet::PingReq);
@@ -931,7 +891,7 @@ fn mqtt_3_1_2_24_and_25_message_above_client_maximum_packet_size_is_dropped() {
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
         let mut big = message("big", b"", qos);
         big.payload = Bytes::from(vec![7u8; 100]);
-        peer.conn.publish(peer.now, big).unwrap();
+        send_to_client(&mut peer, big);
         assert_eq!(peer.received(), vec![], "{qos:?}: too large for the client");
         assert_eq!(
             dropped(&peer.events()),
@@ -939,9 +899,7 @@ fn mqtt_3_1_2_24_and_25_message_above_client_maximum_packet_size_is_dropped() {
             "{qos:?}"
         );
         assert_eq!(peer.conn.session().unwrap().in_flight(), 0);
-        peer.conn
-            .publish(peer.now, message("small", b"ok", qos))
-            .unwrap();
+        send_to_client(&mut peer, message("small", b"ok", qos));
         let p = one_publish(&mut peer);
         assert_eq!(&p.payload[..], b"ok");
         if let Some(id) = p.packet_id() {
@@ -958,7 +916,7 @@ fn mqtt_3_1_2_24_and_25_message_above_client_maximum_packet_size_is_dropped() {
         Packet::Publish(p).encoded_len(ProtocolVersion::V5)
     };
     fits.payload = Bytes::from(vec![1u8; 64 - overhead]);
-    peer.conn.publish(peer.now, fits).unwrap();
+    send_to_client(&mut peer, fits);
     assert_eq!(one_publish(&mut peer).payload.len(), 64 - overhead);
 }
 
@@ -1000,13 +958,11 @@ fn mqtt_3_1_2_27_no_topic_alias_when_client_allows_none() {
             QoS::AtMostOnce,
             QoS::AtMostOnce,
         ] {
-            peer.conn
-                .publish(peer.now, message("same/topic", b"x", qos))
-                .unwrap();
+            send_to_client(&mut peer, message("same/topic", b"x", qos));
         }
         let mut from_broker = message("same/topic", b"x", QoS::AtMostOnce);
         from_broker.properties.topic_alias = NonZeroU16::new(3);
-        peer.conn.publish(peer.now, from_broker).unwrap();
+        send_to_client(&mut peer, from_broker);
         let sent = publishes(&peer.received());
         assert_eq!(sent.len(), 5);
         for p in sent {
@@ -1037,7 +993,7 @@ fn mqtt_3_1_2_26_and_3_3_2_11_topic_aliases_never_above_client_maximum() {
         if i == 3 {
             m.properties.topic_alias = NonZeroU16::new(9);
         }
-        peer.conn.publish(peer.now, m).unwrap();
+        send_to_client(&mut peer, m);
     }
     let sent = publishes(&peer.received());
     assert_eq!(sent.len(), topics.len());
@@ -1064,18 +1020,10 @@ fn mqtt_3_1_2_26_and_3_3_2_11_topic_aliases_never_above_client_maximum() {
 /// Dropped{Expired}; the one behind it still goes.
 #[test]
 fn mqtt_3_3_2_5_message_expired_while_queued_is_dropped() {
-    let (mut peer, _) = connected_with(ServerConfig::default(), ProtocolVersion::V5, |c| {
-        c.properties.receive_maximum = NonZeroU16::new(1)
-    });
-    peer.conn
-        .publish(peer.now, message("first", b"1", QoS::AtLeastOnce))
-        .unwrap();
-    peer.conn
-        .publish(peer.now, expiring("short", b"2", QoS::AtLeastOnce, 5))
-        .unwrap();
-    peer.conn
-        .publish(peer.now, message("last", b"3", QoS::AtLeastOnce))
-        .unwrap();
+    let mut peer = receive_maximum_1(ServerConfig::default());
+    send_to_client(&mut peer, message("first", b"1", QoS::AtLeastOnce));
+    send_to_client(&mut peer, expiring("short", b"2", QoS::AtLeastOnce, 5));
+    send_to_client(&mut peer, message("last", b"3", QoS::AtLeastOnce));
     let first = one_publish(&mut peer);
     peer.advance(Duration::from_secs(6));
     peer.send(PubAck::new(first.packet_id().unwrap()));
@@ -1089,12 +1037,8 @@ fn mqtt_3_3_2_5_message_expired_while_queued_is_dropped() {
     let mut old = persistent(ServerConfig::default(), ProtocolVersion::V5);
     old.conn.handle_transport_close(old.now);
     old.events();
-    old.conn
-        .publish(old.now, expiring("gone", b"x", QoS::ExactlyOnce, 10))
-        .unwrap();
-    old.conn
-        .publish(old.now, expiring("kept", b"y", QoS::AtLeastOnce, 100))
-        .unwrap();
+    send_to_client(&mut old, expiring("gone", b"x", QoS::ExactlyOnce, 10));
+    send_to_client(&mut old, expiring("kept", b"y", QoS::AtLeastOnce, 100));
     old.now = old.now + Duration::from_secs(10);
     let (mut peer, rest) = reconnect(&mut old, ServerConfig::default(), |_| {});
     assert_eq!(
@@ -1112,15 +1056,9 @@ fn mqtt_3_3_2_5_message_expired_while_queued_is_dropped() {
 /// the time it waited; one sent at once carries it unchanged.
 #[test]
 fn mqtt_3_3_2_6_expiry_interval_reduced_by_time_waited() {
-    let (mut peer, _) = connected_with(ServerConfig::default(), ProtocolVersion::V5, |c| {
-        c.properties.receive_maximum = NonZeroU16::new(1)
-    });
-    peer.conn
-        .publish(peer.now, expiring("t", b"1", QoS::AtLeastOnce, 30))
-        .unwrap();
-    peer.conn
-        .publish(peer.now, expiring("t", b"2", QoS::ExactlyOnce, 30))
-        .unwrap();
+    let mut peer = receive_maximum_1(ServerConfig::default());
+    send_to_client(&mut peer, expiring("t", b"1", QoS::AtLeastOnce, 30));
+    send_to_client(&mut peer, expiring("t", b"2", QoS::ExactlyOnce, 30));
     let first = one_publish(&mut peer);
     assert_eq!(first.properties.message_expiry_interval, Some(30));
     peer.advance(Duration::from_secs(12));
@@ -1200,9 +1138,7 @@ fn qos0_for_an_offline_client_is_dropped() {
             vec![("q0".to_owned(), DropReason::Offline)],
             "{v:?}"
         );
-        old.conn
-            .publish(old.now, message("q1", b"y", QoS::AtLeastOnce))
-            .unwrap();
+        send_to_client(&mut old, message("q1", b"y", QoS::AtLeastOnce));
         assert!(old.events().is_empty());
         assert_eq!(old.received_raw(), Vec::<u8>::new());
         let (_, rest) = reconnect(&mut old, ServerConfig::default(), |_| {});
@@ -1225,9 +1161,7 @@ fn queue_bound_refuses_with_queue_full() {
         old.conn.handle_transport_close(old.now);
         old.events();
         for t in ["m1", "m2"] {
-            old.conn
-                .publish(old.now, message(t, b"x", QoS::AtLeastOnce))
-                .unwrap();
+            send_to_client(&mut old, message(t, b"x", QoS::AtLeastOnce));
         }
         assert_eq!(
             old.conn
@@ -1253,15 +1187,9 @@ fn queue_bound_refuses_with_queue_full() {
 fn queue_bound_applies_behind_the_client_receive_maximum() {
     let mut config = ServerConfig::default();
     config.max_queued_messages = 1;
-    let (mut peer, _) = connected_with(config, ProtocolVersion::V5, |c| {
-        c.properties.receive_maximum = NonZeroU16::new(1)
-    });
-    peer.conn
-        .publish(peer.now, message("a", b"", QoS::AtLeastOnce))
-        .unwrap();
-    peer.conn
-        .publish(peer.now, message("b", b"", QoS::AtLeastOnce))
-        .unwrap();
+    let mut peer = receive_maximum_1(config);
+    send_to_client(&mut peer, message("a", b"", QoS::AtLeastOnce));
+    send_to_client(&mut peer, message("b", b"", QoS::AtLeastOnce));
     assert_eq!(
         peer.conn
             .publish(peer.now, message("c", b"", QoS::AtLeastOnce)),

@@ -13,18 +13,6 @@ use server_peer::*;
 use std::num::NonZeroU16;
 use std::time::Duration;
 
-const V311: ProtocolVersion = ProtocolVersion::V311;
-const V5: ProtocolVersion = ProtocolVersion::V5;
-const BOTH: [ProtocolVersion; 2] = [V311, V5];
-
-fn s(v: &str) -> MqttString {
-    v.parse().unwrap()
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
 fn millis(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -75,6 +63,49 @@ fn connected_with(version: ProtocolVersion, connect: Connect) -> ClientPeer {
     peer
 }
 
+/// A peer of "c1" connected with `connect` carrying `will`.
+fn connected_with_will(version: ProtocolVersion, mut connect: Connect, will: Will) -> ClientPeer {
+    connect.will = Some(will);
+    connected_with(version, connect)
+}
+
+/// A 5.0 peer of "c1" connected with Session Expiry Interval `expiry` and a
+/// non-retained Will at `qos` with Will Delay Interval `delay`.
+fn v5_keeping_with_will(expiry: u32, qos: QoS, delay: Option<u32>) -> ClientPeer {
+    connected_with_will(V5, connect_keeping(V5, expiry), will(V5, qos, false, delay))
+}
+
+/// Closes the transport under `peer` and returns the events that follow.
+fn close_transport(peer: &mut ClientPeer) -> Vec<ServerEvent> {
+    peer.conn.handle_transport_close(peer.now);
+    peer.events()
+}
+
+/// A new connection of "c1" at `now` sends `connect` and is accepted with `session`;
+/// returns it and everything the server sent it (the CONNACK, then any re-sends).
+fn resume(
+    now: Instant,
+    version: ProtocolVersion,
+    connect: Connect,
+    session: ServerSession,
+) -> (ClientPeer, Vec<Packet>) {
+    let mut new = ClientPeer::new(ServerConfig::default(), version);
+    new.now = now;
+    new.send(connect);
+    let request = new.expect_connect();
+    new.conn
+        .accept(new.now, request, Some(session), AcceptOptions::new())
+        .unwrap();
+    let received = new.received();
+    (new, received)
+}
+
+/// Closes the transport under `peer`: only the Closed event follows, the session
+/// outlives the connection.
+fn close_keeping_session(peer: &mut ClientPeer) {
+    assert_closed_then(&close_transport(peer), CloseReason::TransportClosed, &[]);
+}
+
 fn the_will(events: &[ServerEvent]) -> Message {
     let wills: Vec<&Message> = events
         .iter()
@@ -113,13 +144,8 @@ fn subscribe(peer: &mut ClientPeer, f: &str, qos: QoS) {
         pid(100),
         vec![Subscription::new(filter(f), qos)],
     ));
-    let Some(ServerEvent::Subscribe(request)) = peer.conn.poll_event() else {
-        panic!("expected Subscribe")
-    };
-    let grant = request.grant_all();
-    peer.conn
-        .answer_subscribe(peer.now, request, &grant)
-        .unwrap();
+    let request = peer.expect_subscribe();
+    grant_all(peer, request);
     assert!(matches!(peer.received().as_slice(), [Packet::SubAck(_)]));
 }
 
@@ -135,14 +161,15 @@ fn server_publish(t: &str, payload: &'static [u8], qos_pid: QosPid, dup: bool) -
 #[test]
 fn mqtt_3_1_2_8_will_published_on_transport_close() {
     for version in BOTH {
-        let mut c = connect("c1", true, 60);
-        c.will = Some(will(version, QoS::AtLeastOnce, true, None));
-        let mut peer = connected_with(version, c);
+        let mut peer = connected_with_will(
+            version,
+            connect("c1", true, 60),
+            will(version, QoS::AtLeastOnce, true, None),
+        );
         // Stored, not published, while the connection is up.
         peer.advance(secs(30));
         assert!(peer.events().is_empty());
-        peer.conn.handle_transport_close(peer.now);
-        let events = peer.events();
+        let events = close_transport(&mut peer);
         assert_closed_then(
             &events,
             CloseReason::TransportClosed,
@@ -186,9 +213,11 @@ fn mqtt_3_1_2_8_will_published_on_every_end_but_a_normal_disconnect() {
     ];
     for version in BOTH {
         for (end, reason) in &ends {
-            let mut c = connect("c1", true, 60);
-            c.will = Some(will(version, QoS::AtMostOnce, false, None));
-            let mut peer = connected_with(version, c);
+            let mut peer = connected_with_will(
+                version,
+                connect("c1", true, 60),
+                will(version, QoS::AtMostOnce, false, None),
+            );
             end(&mut peer);
             let events = peer.events();
             assert_closed_then(&events, reason.clone(), &["Will", "SessionEnded"]);
@@ -204,9 +233,8 @@ fn mqtt_3_1_2_8_will_published_on_every_end_but_a_normal_disconnect() {
 fn v311_mqtt_3_1_2_12_no_will_flag_no_will() {
     for version in BOTH {
         let mut peer = connected_with(version, connect("c1", true, 60));
-        peer.conn.handle_transport_close(peer.now);
         assert_closed_then(
-            &peer.events(),
+            &close_transport(&mut peer),
             CloseReason::TransportClosed,
             &["SessionEnded"],
         );
@@ -216,11 +244,12 @@ fn v311_mqtt_3_1_2_12_no_will_flag_no_will() {
 /// The Will goes out with the QoS and Retain flag of the CONNECT.
 fn will_flags_kept(version: ProtocolVersion, retain: bool) {
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-        let mut c = connect("c1", true, 60);
-        c.will = Some(will(version, qos, retain, None));
-        let mut peer = connected_with(version, c);
-        peer.conn.handle_transport_close(peer.now);
-        let message = the_will(&peer.events());
+        let mut peer = connected_with_will(
+            version,
+            connect("c1", true, 60),
+            will(version, qos, retain, None),
+        );
+        let message = the_will(&close_transport(&mut peer));
         assert_eq!(message.retain, retain);
         assert_eq!(message.qos, qos);
         assert_eq!(message, will_message(version, qos, retain));
@@ -258,8 +287,7 @@ fn mqtt_3_1_3_10_will_properties_forwarded_user_properties_in_order() {
     let mut c = connect("c1", true, 60);
     c.will = Some(w);
     let mut peer = connected_with(V5, c);
-    peer.conn.handle_transport_close(peer.now);
-    let message = the_will(&peer.events());
+    let message = the_will(&close_transport(&mut peer));
     let mut expected = PublishProperties::new();
     expected.payload_format_indicator = Some(PayloadFormat::Utf8);
     expected.message_expiry_interval = Some(3600);
@@ -285,12 +313,9 @@ fn mqtt_3_1_3_10_will_properties_forwarded_user_properties_in_order() {
 
 #[test]
 fn v5_mqtt_3_1_2_8_will_waits_for_its_delay() {
-    let mut c = connect_keeping(V5, 100);
-    c.will = Some(will(V5, QoS::AtLeastOnce, false, Some(30)));
-    let mut peer = connected_with(V5, c);
+    let mut peer = v5_keeping_with_will(100, QoS::AtLeastOnce, Some(30));
     peer.advance(secs(7));
-    peer.conn.handle_transport_close(peer.now);
-    assert_closed_then(&peer.events(), CloseReason::TransportClosed, &[]);
+    close_keeping_session(&mut peer);
     assert_eq!(peer.conn.poll_timeout(), Some(Instant::from_secs(37)));
     peer.advance(millis(29_999));
     assert!(peer.events().is_empty());
@@ -314,9 +339,11 @@ fn v5_mqtt_3_1_2_8_will_waits_for_its_delay() {
 /// A normal DISCONNECT removes the Will: not published, now or later.
 fn normal_disconnect_discards_will(version: ProtocolVersion) {
     let delay = if version == V5 { Some(5) } else { None };
-    let mut c = connect_keeping(version, 100);
-    c.will = Some(will(version, QoS::AtLeastOnce, true, delay));
-    let mut peer = connected_with(version, c);
+    let mut peer = connected_with_will(
+        version,
+        connect_keeping(version, 100),
+        will(version, QoS::AtLeastOnce, true, delay),
+    );
     peer.send(Disconnect::new(DisconnectReasonCode::NormalDisconnection));
     assert!(peer.received().is_empty());
     assert_closed_then(
@@ -348,9 +375,11 @@ fn v311_mqtt_3_14_4_3_mqtt_3_1_2_10_disconnect_discards_will() {
 
 #[test]
 fn v5_mqtt_3_14_4_3_disconnect_0x04_keeps_the_will() {
-    let mut c = connect("c1", true, 60);
-    c.will = Some(will(V5, QoS::AtLeastOnce, false, None));
-    let mut peer = connected_with(V5, c);
+    let mut peer = connected_with_will(
+        V5,
+        connect("c1", true, 60),
+        will(V5, QoS::AtLeastOnce, false, None),
+    );
     peer.send(Disconnect::new(
         DisconnectReasonCode::DisconnectWithWillMessage,
     ));
@@ -368,11 +397,8 @@ fn v5_mqtt_3_14_4_3_disconnect_0x04_keeps_the_will() {
 #[test]
 fn v5_mqtt_3_1_2_8_will_at_session_end_when_that_comes_first() {
     // Will Delay 60 s, Session Expiry 10 s: the Will goes out when the session ends.
-    let mut c = connect_keeping(V5, 10);
-    c.will = Some(will(V5, QoS::AtMostOnce, false, Some(60)));
-    let mut peer = connected_with(V5, c);
-    peer.conn.handle_transport_close(peer.now);
-    assert_closed_then(&peer.events(), CloseReason::TransportClosed, &[]);
+    let mut peer = v5_keeping_with_will(10, QoS::AtMostOnce, Some(60));
+    close_keeping_session(&mut peer);
     assert_eq!(peer.conn.poll_timeout(), Some(Instant::from_secs(10)));
     peer.advance(millis(9_999));
     assert!(peer.events().is_empty());
@@ -390,13 +416,14 @@ fn v5_mqtt_3_1_2_8_will_at_session_end_when_that_comes_first() {
 
 #[test]
 fn v5_mqtt_3_1_2_8_will_delay_0_with_expiry_0_goes_out_at_once() {
-    let mut c = connect("c1", true, 60);
-    c.will = Some(will(V5, QoS::AtMostOnce, false, Some(120)));
-    let mut peer = connected_with(V5, c);
-    peer.conn.handle_transport_close(peer.now);
+    let mut peer = connected_with_will(
+        V5,
+        connect("c1", true, 60),
+        will(V5, QoS::AtMostOnce, false, Some(120)),
+    );
     // Session Expiry 0: the session ends with the connection, and the Will with it.
     assert_closed_then(
-        &peer.events(),
+        &close_transport(&mut peer),
         CloseReason::TransportClosed,
         &["Will", "SessionEnded"],
     );
@@ -404,11 +431,8 @@ fn v5_mqtt_3_1_2_8_will_delay_0_with_expiry_0_goes_out_at_once() {
 
 #[test]
 fn v5_mqtt_3_1_3_9_resumed_before_the_delay_the_will_is_not_sent() {
-    let mut c = connect_keeping(V5, 100);
-    c.will = Some(will(V5, QoS::AtMostOnce, false, Some(30)));
-    let mut old = connected_with(V5, c);
-    old.conn.handle_transport_close(old.now);
-    old.events();
+    let mut old = v5_keeping_with_will(100, QoS::AtMostOnce, Some(30));
+    close_transport(&mut old);
     old.advance(secs(29));
     assert!(old.events().is_empty());
     // A new connection of "c1" takes the session.
@@ -432,11 +456,8 @@ fn v5_mqtt_3_1_3_9_resumed_before_the_delay_the_will_is_not_sent() {
 
 #[test]
 fn v5_mqtt_3_1_3_9_resumed_after_the_delay_the_will_was_sent_once() {
-    let mut c = connect_keeping(V5, 100);
-    c.will = Some(will(V5, QoS::AtMostOnce, false, Some(30)));
-    let mut old = connected_with(V5, c);
-    old.conn.handle_transport_close(old.now);
-    old.events();
+    let mut old = v5_keeping_with_will(100, QoS::AtMostOnce, Some(30));
+    close_transport(&mut old);
     old.advance(secs(30));
     assert!(matches!(old.events().as_slice(), [ServerEvent::Will(_)]));
     assert!(old.conn.resume_session(old.now).is_some());
@@ -445,11 +466,8 @@ fn v5_mqtt_3_1_3_9_resumed_after_the_delay_the_will_was_sent_once() {
 
 #[test]
 fn end_session_publishes_a_pending_will_at_once() {
-    let mut c = connect_keeping(V5, 100);
-    c.will = Some(will(V5, QoS::AtLeastOnce, false, Some(30)));
-    let mut peer = connected_with(V5, c);
-    peer.conn.handle_transport_close(peer.now);
-    peer.events();
+    let mut peer = v5_keeping_with_will(100, QoS::AtLeastOnce, Some(30));
+    close_transport(&mut peer);
     peer.advance(secs(5));
     // A new connection of "c1" with Clean Start 1: the session ends here.
     peer.conn.end_session(peer.now);
@@ -471,9 +489,11 @@ fn end_session_publishes_a_pending_will_at_once() {
 #[test]
 fn end_session_of_a_live_connection() {
     for version in BOTH {
-        let mut c = connect_keeping(version, 100);
-        c.will = Some(will(version, QoS::AtMostOnce, false, Some(30)));
-        let mut peer = connected_with(version, c);
+        let mut peer = connected_with_will(
+            version,
+            connect_keeping(version, 100),
+            will(version, QoS::AtMostOnce, false, Some(30)),
+        );
         peer.conn.end_session(peer.now);
         let expected = match version {
             V5 => vec![Packet::Disconnect(Disconnect::new(
@@ -497,9 +517,8 @@ fn v5_mqtt_4_1_0_2_session_discarded_once_expired() {
     let mut peer = connected_with(V5, connect_keeping(V5, 50));
     subscribe(&mut peer, "a/#", QoS::AtLeastOnce);
     peer.advance(secs(3));
-    peer.conn.handle_transport_close(peer.now);
     // [MQTT-3.1.2-23] kept after the connection closed.
-    assert_closed_then(&peer.events(), CloseReason::TransportClosed, &[]);
+    close_keeping_session(&mut peer);
     assert_eq!(peer.conn.session().unwrap().subscriptions().count(), 1);
     assert_eq!(peer.conn.session().unwrap().expiry_interval(), 50);
     assert_eq!(peer.conn.poll_timeout(), Some(Instant::from_secs(53)));
@@ -531,9 +550,8 @@ fn v5_mqtt_4_1_0_1_session_kept_while_connected() {
 fn v5_session_expiry_0_ends_with_the_connection() {
     let mut peer = connected_with(V5, connect("c1", false, 60));
     assert_eq!(peer.conn.session().unwrap().expiry_interval(), 0);
-    peer.conn.handle_transport_close(peer.now);
     assert_closed_then(
-        &peer.events(),
+        &close_transport(&mut peer),
         CloseReason::TransportClosed,
         &["SessionEnded"],
     );
@@ -544,8 +562,7 @@ fn v5_session_expiry_0_ends_with_the_connection() {
 #[test]
 fn v5_session_expiry_max_never_expires() {
     let mut peer = connected_with(V5, connect_keeping(V5, u32::MAX));
-    peer.conn.handle_transport_close(peer.now);
-    assert_closed_then(&peer.events(), CloseReason::TransportClosed, &[]);
+    close_keeping_session(&mut peer);
     assert_eq!(peer.conn.poll_timeout(), None);
     peer.advance(secs(u64::from(u32::MAX) + 10));
     assert!(peer.events().is_empty());
@@ -556,8 +573,7 @@ fn v5_session_expiry_max_never_expires() {
 fn v311_mqtt_3_1_2_4_clean_session_0_keeps_the_session() {
     let mut peer = connected_with(V311, connect("c1", false, 60));
     subscribe(&mut peer, "a/#", QoS::AtLeastOnce);
-    peer.conn.handle_transport_close(peer.now);
-    assert_closed_then(&peer.events(), CloseReason::TransportClosed, &[]);
+    close_keeping_session(&mut peer);
     assert_eq!(peer.conn.poll_timeout(), None);
     peer.advance(secs(100_000_000));
     assert!(peer.events().is_empty());
@@ -568,9 +584,8 @@ fn v311_mqtt_3_1_2_4_clean_session_0_keeps_the_session() {
 fn v311_mqtt_3_1_2_6_clean_session_1_ends_with_the_connection() {
     let mut peer = connected_with(V311, connect("c1", true, 60));
     subscribe(&mut peer, "a/#", QoS::AtLeastOnce);
-    peer.conn.handle_transport_close(peer.now);
     assert_closed_then(
-        &peer.events(),
+        &close_transport(&mut peer),
         CloseReason::TransportClosed,
         &["SessionEnded"],
     );
@@ -586,8 +601,7 @@ fn v5_server_chosen_session_expiry() {
     let ack = peer.connect_accept(connect_keeping(V5, 100), None, options);
     assert_eq!(ack.properties.session_expiry_interval, Some(20));
     assert_eq!(peer.conn.session().unwrap().expiry_interval(), 20);
-    peer.conn.handle_transport_close(peer.now);
-    peer.events();
+    close_transport(&mut peer);
     assert_eq!(peer.conn.poll_timeout(), Some(Instant::from_secs(20)));
     peer.advance(secs(20));
     assert!(matches!(
@@ -713,14 +727,7 @@ fn takeover(version: ProtocolVersion) {
         [Packet::ConnAck(ack)] => assert!(ack.session_present),
         other => panic!("expected CONNACK, got {other:?}"),
     }
-    let subs: Vec<_> = new
-        .conn
-        .session()
-        .unwrap()
-        .subscriptions()
-        .map(|(f, g)| (f.as_str().to_owned(), g.options.qos))
-        .collect();
-    assert_eq!(subs, [("a/#".to_owned(), QoS::ExactlyOnce)]);
+    assert_eq!(new.subscribed_qos(), [("a/#".to_owned(), QoS::ExactlyOnce)]);
 }
 
 #[test]
@@ -738,9 +745,7 @@ fn v5_mqtt_3_1_4_3_takeover_publishes_a_will_without_delay() {
     // The old connection closed without a normal DISCONNECT: its Will goes out unless
     // a delay lets the new connection cancel it ([MQTT-3.1.3-9]).
     for (delay, will_sent) in [(None, true), (Some(30), false)] {
-        let mut c = connect_keeping(V5, 100);
-        c.will = Some(will(V5, QoS::AtMostOnce, false, delay));
-        let mut old = connected_with(V5, c);
+        let mut old = v5_keeping_with_will(100, QoS::AtMostOnce, delay);
         let session = old.conn.resume_session(old.now);
         assert!(session.is_some());
         let events = old.events();
@@ -761,9 +766,7 @@ fn answers_meant_for_the_old_connection_are_stale() {
         pid(1),
         vec![Subscription::new(filter("x/#"), QoS::AtLeastOnce)],
     ));
-    let Some(ServerEvent::Subscribe(request)) = old.conn.poll_event() else {
-        panic!("expected Subscribe")
-    };
+    let request = old.expect_subscribe();
     let session = old.conn.resume_session(old.now).unwrap();
     let mut new = ClientPeer::new(ServerConfig::default(), V5);
     new.connect_accept(
@@ -771,13 +774,7 @@ fn answers_meant_for_the_old_connection_are_stale() {
         Some(session),
         AcceptOptions::new(),
     );
-    let grant = request.grant_all();
-    assert_eq!(
-        new.conn
-            .answer_subscribe(new.now, request, &grant)
-            .map_err(|e| e.error),
-        Err(ServerError::Stale)
-    );
+    assert_subscribe_answer_stale(&mut new, request);
     assert!(new.received().is_empty());
     assert_eq!(new.conn.session().unwrap().subscriptions().count(), 0);
 }
@@ -838,13 +835,7 @@ fn takeover_keeps_in_flight(version: ProtocolVersion) {
     let session = old.conn.resume_session(old.now).unwrap();
     assert_eq!(session.in_flight(), 4);
 
-    let mut new = ClientPeer::new(ServerConfig::default(), version);
-    new.send(connect_keeping(version, 100));
-    let request = new.expect_connect();
-    new.conn
-        .accept(new.now, request, Some(session), AcceptOptions::new())
-        .unwrap();
-    let received = new.received();
+    let (mut new, received) = resume(old.now, version, connect_keeping(version, 100), session);
     assert!(matches!(&received[0], Packet::ConnAck(a) if a.session_present));
     assert_eq!(received[1..], expected_resends()[..]);
     assert!(new.events().is_empty());
@@ -876,8 +867,7 @@ fn v311_mqtt_4_4_0_1_mqtt_3_1_4_2_takeover_keeps_in_flight_messages() {
 fn offline_queue_after_resends(version: ProtocolVersion) {
     let mut old = connected_with(version, connect_keeping(version, 100));
     leave_messages_in_flight(&mut old);
-    old.conn.handle_transport_close(old.now);
-    assert_closed_then(&old.events(), CloseReason::TransportClosed, &[]);
+    close_keeping_session(&mut old);
 
     // While the client is away: QoS 1 and 2 wait in the session, QoS 0 is dropped.
     old.advance(secs(2));
@@ -908,14 +898,7 @@ fn offline_queue_after_resends(version: ProtocolVersion) {
     assert!(old.received().is_empty());
     assert!(old.events().is_empty());
 
-    let mut new = ClientPeer::new(ServerConfig::default(), version);
-    new.now = old.now;
-    new.send(connect_keeping(version, 100));
-    let request = new.expect_connect();
-    new.conn
-        .accept(new.now, request, Some(session), AcceptOptions::new())
-        .unwrap();
-    let received = new.received();
+    let (new, received) = resume(old.now, version, connect_keeping(version, 100), session);
     assert!(matches!(&received[0], Packet::ConnAck(a) if a.session_present));
     let mut expected = expected_resends();
     // Then the queued messages, as first transmissions with fresh identifiers.
@@ -950,8 +933,7 @@ fn v311_mqtt_4_4_0_1_queued_messages_follow_the_resends() {
 fn v5_mqtt_3_3_4_9_queued_messages_wait_for_the_receive_maximum() {
     let mut old = connected_with(V5, connect_keeping(V5, 100));
     leave_messages_in_flight(&mut old);
-    old.conn.handle_transport_close(old.now);
-    old.events();
+    close_transport(&mut old);
     old.conn
         .publish(old.now, message("t/6", b"six", QoS::AtLeastOnce))
         .unwrap();
@@ -963,13 +945,7 @@ fn v5_mqtt_3_3_4_9_queued_messages_wait_for_the_receive_maximum() {
     // The new connection accepts 5 messages in flight: 4 are already.
     let mut c = connect_keeping(V5, 100);
     c.properties.receive_maximum = NonZeroU16::new(5);
-    let mut new = ClientPeer::new(ServerConfig::default(), V5);
-    new.send(c);
-    let request = new.expect_connect();
-    new.conn
-        .accept(new.now, request, Some(session), AcceptOptions::new())
-        .unwrap();
-    let received = new.received();
+    let (mut new, received) = resume(old.now, V5, c, session);
     let mut expected = expected_resends();
     expected.push(server_publish(
         "t/6",
@@ -998,15 +974,10 @@ fn mqtt_4_4_0_1_clean_start_does_not_resend() {
         let mut old = connected_with(version, connect_keeping(version, 100));
         leave_messages_in_flight(&mut old);
         let session = old.conn.resume_session(old.now).unwrap();
-        let mut new = ClientPeer::new(ServerConfig::default(), version);
         let mut c = connect_keeping(version, 100);
         c.clean_start = true;
-        new.send(c);
-        let request = new.expect_connect();
-        new.conn
-            .accept(new.now, request, Some(session), AcceptOptions::new())
-            .unwrap();
-        match new.received().as_slice() {
+        let (new, received) = resume(old.now, version, c, session);
+        match received.as_slice() {
             [Packet::ConnAck(ack)] => assert!(!ack.session_present),
             other => panic!("expected only CONNACK, got {other:?}"),
         }
@@ -1027,8 +998,7 @@ fn incoming_qos2_survives(version: ProtocolVersion) {
         other => panic!("expected the Message, got {other:?}"),
     }
     assert_eq!(old.received(), [Packet::PubRec(PubRec::new(pid(7)))]);
-    old.conn.handle_transport_close(old.now);
-    old.events();
+    close_transport(&mut old);
     let session = old.conn.resume_session(old.now).unwrap();
 
     let mut new = ClientPeer::new(ServerConfig::default(), version);
@@ -1110,8 +1080,7 @@ fn mqtt_4_4_0_1_unacknowledged_manual_qos2_goes_to_the_broker_again() {
             other => panic!("expected the Message, got {other:?}"),
         };
         assert!(old.received().is_empty());
-        old.conn.handle_transport_close(old.now);
-        old.events();
+        close_transport(&mut old);
         let session = old.conn.resume_session(old.now).unwrap();
 
         let mut new = ClientPeer::new(config, version);
@@ -1144,11 +1113,8 @@ fn mqtt_4_4_0_1_unacknowledged_manual_qos2_goes_to_the_broker_again() {
 fn v5_mqtt_4_1_0_2_an_expired_session_is_not_resumed_even_before_the_timer_ran() {
     // The driver has not called handle_timeout yet when the new connection arrives at
     // the expiry instant: the session is over all the same.
-    let mut c = connect_keeping(V5, 10);
-    c.will = Some(will(V5, QoS::AtMostOnce, false, Some(60)));
-    let mut old = connected_with(V5, c);
-    old.conn.handle_transport_close(old.now);
-    old.events();
+    let mut old = v5_keeping_with_will(10, QoS::AtMostOnce, Some(60));
+    close_transport(&mut old);
     assert!(old.conn.resume_session(Instant::from_secs(10)).is_none());
     // The session ended, and its Will went out with it ([MQTT-3.1.2-8]).
     let events = old.events();
@@ -1165,11 +1131,8 @@ fn v5_mqtt_4_1_0_2_an_expired_session_is_not_resumed_even_before_the_timer_ran()
 fn v5_mqtt_3_1_3_9_a_will_already_due_is_sent_at_resume() {
     // The Will Delay passed before the new connection came: [MQTT-3.1.3-9] no longer
     // holds the Will back, whether or not the timer ran.
-    let mut c = connect_keeping(V5, 100);
-    c.will = Some(will(V5, QoS::AtMostOnce, false, Some(30)));
-    let mut old = connected_with(V5, c);
-    old.conn.handle_transport_close(old.now);
-    old.events();
+    let mut old = v5_keeping_with_will(100, QoS::AtMostOnce, Some(30));
+    close_transport(&mut old);
     let session = old.conn.resume_session(Instant::from_secs(31));
     assert!(session.is_some());
     let events = old.events();
@@ -1193,15 +1156,9 @@ fn mqtt_3_1_2_25_resent_publish_too_large_for_the_resuming_client_is_dropped() {
     old.conn.handle_transport_close(old.now);
     let session = old.conn.resume_session(old.now).unwrap();
 
-    let mut new = ClientPeer::new(ServerConfig::default(), V5);
     let mut c = connect_keeping(V5, 100);
     c.properties.maximum_packet_size = std::num::NonZeroU32::new(30);
-    new.send(Packet::Connect(Box::new(c)));
-    let request = new.expect_connect();
-    new.conn
-        .accept(new.now, request, Some(session), AcceptOptions::new())
-        .unwrap();
-    let sent = new.received();
+    let (mut new, sent) = resume(old.now, V5, c, session);
     assert!(
         matches!(sent.as_slice(), [Packet::ConnAck(ack)] if ack.session_present),
         "{sent:?}"
@@ -1237,14 +1194,9 @@ fn mqtt_3_3_4_9_resumed_session_resends_within_the_new_receive_maximum() {
     old.conn.handle_transport_close(old.now);
     let session = old.conn.resume_session(old.now).unwrap();
 
-    let mut new = ClientPeer::new(ServerConfig::default(), V5);
     let mut c = connect_keeping(V5, 100);
     c.properties.receive_maximum = NonZeroU16::new(2);
-    new.send(Packet::Connect(Box::new(c)));
-    let request = new.expect_connect();
-    new.conn
-        .accept(new.now, request, Some(session), AcceptOptions::new())
-        .unwrap();
+    let (mut new, received) = resume(old.now, V5, c, session);
     let resent = |packets: Vec<Packet>| -> Vec<(u16, bool, Bytes)> {
         packets
             .into_iter()
@@ -1254,7 +1206,7 @@ fn mqtt_3_3_4_9_resumed_session_resends_within_the_new_receive_maximum() {
             })
             .collect()
     };
-    let first = resent(new.received());
+    let first = resent(received);
     assert_eq!(
         first,
         vec![

@@ -11,8 +11,6 @@ mod server_peer;
 use mqtt_sansio::*;
 use server_peer::*;
 
-const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
-
 // ---- helpers ----
 
 fn subscription(f: &str, qos: QoS) -> Subscription {
@@ -21,30 +19,26 @@ fn subscription(f: &str, qos: QoS) -> Subscription {
 
 /// The only event must be a Subscribe request.
 fn subscribe_request(peer: &mut ClientPeer) -> SubscribeRequest {
-    let mut events = peer.events();
-    assert_eq!(
-        events.len(),
-        1,
-        "expected one Subscribe event, got {events:?}"
-    );
-    match events.pop() {
-        Some(ServerEvent::Subscribe(r)) => r,
+    match peer.only_event("Subscribe") {
+        ServerEvent::Subscribe(r) => r,
         other => panic!("expected Subscribe, got {other:?}"),
     }
 }
 
 /// The only event must be an Unsubscribe request.
 fn unsubscribe_request(peer: &mut ClientPeer) -> UnsubscribeRequest {
-    let mut events = peer.events();
-    assert_eq!(
-        events.len(),
-        1,
-        "expected one Unsubscribe event, got {events:?}"
-    );
-    match events.pop() {
-        Some(ServerEvent::Unsubscribe(r)) => r,
+    match peer.only_event("Unsubscribe") {
+        ServerEvent::Unsubscribe(r) => r,
         other => panic!("expected Unsubscribe, got {other:?}"),
     }
+}
+
+/// Answers `request` removing every filter the session has.
+fn remove_existing(peer: &mut ClientPeer, request: UnsubscribeRequest) {
+    let results = request.remove_existing();
+    peer.conn
+        .answer_unsubscribe(peer.now, request, &results)
+        .unwrap();
 }
 
 /// Subscribes to `filters` and grants all of them; returns the SUBACK codes.
@@ -54,10 +48,7 @@ fn subscribe_all(peer: &mut ClientPeer, id: u16, filters: &[(&str, QoS)]) -> Vec
         filters.iter().map(|(f, q)| subscription(f, *q)).collect(),
     ));
     let request = subscribe_request(peer);
-    let grant = request.grant_all();
-    peer.conn
-        .answer_subscribe(peer.now, request, &grant)
-        .unwrap();
+    grant_all(peer, request);
     match peer.received().as_slice() {
         [Packet::SubAck(ack)] => ack.reason_codes.clone(),
         other => panic!("expected SUBACK, got {other:?}"),
@@ -100,23 +91,12 @@ fn reconnect(old: &mut ClientPeer) -> ClientPeer {
     let session = old.conn.resume_session(old.now);
     assert!(session.is_some(), "the old connection holds no session");
     let mut peer = ClientPeer::new(ServerConfig::default(), old.version);
-    let mut c = connect("c1", false, 60);
-    if old.version == ProtocolVersion::V5 {
-        c.properties.session_expiry_interval = Some(300);
-    }
-    let connack = peer.connect_accept(c, session, AcceptOptions::new());
+    let connack = peer.connect_accept(
+        persistent_connect(old.version),
+        session,
+        AcceptOptions::new(),
+    );
     assert!(connack.session_present);
-    peer
-}
-
-/// A connection whose session outlives it.
-fn persistent(version: ProtocolVersion) -> ClientPeer {
-    let mut peer = ClientPeer::new(ServerConfig::default(), version);
-    let mut c = connect("c1", false, 60);
-    if version == ProtocolVersion::V5 {
-        c.properties.session_expiry_interval = Some(300);
-    }
-    peer.connect_accept(c, None, AcceptOptions::new());
     peer
 }
 
@@ -124,23 +104,12 @@ fn persistent(version: ProtocolVersion) -> ClientPeer {
 /// `code` went out (nothing in 3.1.1), Closed carries `code`, and no request reached the
 /// broker.
 fn assert_violation(peer: &mut ClientPeer, code: DisconnectReasonCode) {
-    let expected = match peer.version {
-        ProtocolVersion::V5 => vec![Packet::Disconnect(Disconnect::new(code))],
-        ProtocolVersion::V311 => vec![],
-    };
-    assert_eq!(peer.received(), expected, "{:?}", peer.version);
-    let events = peer.events();
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e, ServerEvent::Subscribe(_) | ServerEvent::Unsubscribe(_))),
-        "request reached the broker: {events:?}"
+    assert_violation_closes(
+        peer,
+        code,
+        |e| matches!(e, ServerEvent::Subscribe(_) | ServerEvent::Unsubscribe(_)),
+        "request reached the broker",
     );
-    match ClientPeer::closed_reason(&events) {
-        Some(CloseReason::ProtocolViolation { reason_code, .. }) => assert_eq!(reason_code, code),
-        other => panic!("expected ProtocolViolation {code:?}, got {other:?} in {events:?}"),
-    }
-    assert_eq!(peer.conn.state(), ServerState::Closed);
 }
 
 // ---- SUBSCRIBE ----
@@ -231,10 +200,7 @@ fn mqtt_3_8_4_3_identical_filter_replaces_the_subscription() {
         let request = subscribe_request(&mut peer);
         let exists: Vec<bool> = request.filters.iter().map(|f| f.exists).collect();
         assert_eq!(exists, vec![true, false], "{v:?}");
-        let grant = request.grant_all();
-        peer.conn
-            .answer_subscribe(peer.now, request, &grant)
-            .unwrap();
+        grant_all(&mut peer, request);
         assert_eq!(
             peer.received(),
             vec![suback(
@@ -339,10 +305,7 @@ fn v5_section_3_2_2_3_13_shared_unavailable_refused_with_0x9e() {
         request.filters[0].refused,
         Some(SubAckReasonCode::SharedSubscriptionsNotSupported)
     );
-    let grant = request.grant_all();
-    peer.conn
-        .answer_subscribe(peer.now, request, &grant)
-        .unwrap();
+    grant_all(&mut peer, request);
     assert_eq!(
         peer.received(),
         vec![suback(
@@ -400,10 +363,7 @@ fn v5_section_3_8_2_1_2_subscription_identifier_stored_with_the_subscription() {
     peer.send(s);
     let request = subscribe_request(&mut peer);
     assert_eq!(request.subscription_identifier(), SubscriptionId::new(42));
-    let grant = request.grant_all();
-    peer.conn
-        .answer_subscribe(peer.now, request, &grant)
-        .unwrap();
+    grant_all(&mut peer, request);
     peer.received();
     let ids: Vec<Option<u32>> = subscriptions(&peer).iter().map(|s| s.2).collect();
     assert_eq!(ids, vec![Some(42), Some(42)]);
@@ -489,10 +449,7 @@ fn answer_subscribe_with_wrong_result_count_is_an_error() {
         assert!(subscriptions(&peer).is_empty());
         // The request came back: answered again, it gets its SUBACK.
         let request = refused.request;
-        let grant = request.grant_all();
-        peer.conn
-            .answer_subscribe(peer.now, request, &grant)
-            .unwrap();
+        grant_all(&mut peer, request);
         assert!(
             matches!(peer.received().as_slice(), [Packet::SubAck(ack)] if ack.packet_id == pid(9))
         );
@@ -518,7 +475,7 @@ fn answer_subscribe_with_wrong_result_count_is_an_error() {
 #[test]
 fn answer_to_a_request_of_an_earlier_connection_is_stale() {
     for v in BOTH {
-        let mut old = persistent(v);
+        let mut old = persistent(ServerConfig::default(), v);
         old.send(Subscribe::new(
             pid(1),
             vec![subscription("a", QoS::AtMostOnce)],
@@ -540,22 +497,8 @@ fn answer_to_a_request_of_an_earlier_connection_is_stale() {
         old.conn.handle_transport_close(old.now);
         old.events();
         let mut peer = reconnect(&mut old);
-        let grant = first.grant_all();
-        assert_eq!(
-            peer.conn
-                .answer_subscribe(peer.now, first, &grant)
-                .map_err(|e| e.error),
-            Err(ServerError::Stale),
-            "{v:?}"
-        );
-        let grant = second.grant_all();
-        assert_eq!(
-            old.conn
-                .answer_subscribe(old.now, second, &grant)
-                .map_err(|e| e.error),
-            Err(ServerError::Stale),
-            "{v:?}"
-        );
+        assert_subscribe_answer_stale(&mut peer, first);
+        assert_subscribe_answer_stale(&mut old, second);
         let results = third.remove_existing();
         assert_eq!(
             peer.conn
@@ -641,10 +584,7 @@ fn mqtt_3_10_4_5_unsuback_even_when_nothing_existed() {
         ));
         let request = unsubscribe_request(&mut peer);
         assert!(request.filters.iter().all(|(_, exists)| !exists));
-        let results = request.remove_existing();
-        peer.conn
-            .answer_unsubscribe(peer.now, request, &results)
-            .unwrap();
+        remove_existing(&mut peer, request);
         assert_eq!(
             peer.received(),
             vec![unsuback(
@@ -685,10 +625,7 @@ fn mqtt_3_10_4_3_message_in_flight_completes_after_unsubscribe() {
         assert_eq!(ids.len(), 2);
         peer.send(Unsubscribe::new(pid(2), vec![filter("news/#")]));
         let request = unsubscribe_request(&mut peer);
-        let results = request.remove_existing();
-        peer.conn
-            .answer_unsubscribe(peer.now, request, &results)
-            .unwrap();
+        remove_existing(&mut peer, request);
         assert_eq!(
             peer.received(),
             vec![unsuback(v, 2, vec![UnsubAckReasonCode::Success])]

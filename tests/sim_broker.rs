@@ -86,6 +86,45 @@ fn join(world: &mut World, config: ClientConfig) -> usize {
     index
 }
 
+/// Adds a client, lets it connect, and subscribes it to one filter.
+fn join_subscribed(world: &mut World, config: ClientConfig, filter: &str, qos: QoS) -> usize {
+    let index = join(world, config);
+    subscribe(world, index, vec![subscription(filter, qos)]);
+    index
+}
+
+/// One subscriber per filter (`sub-0`, `sub-1`, ...), each at QoS 1.
+fn subscribers(world: &mut World, version: ProtocolVersion, filters: &[&str]) -> Vec<usize> {
+    filters
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            join_subscribed(
+                world,
+                config(version, &format!("sub-{i}")),
+                f,
+                QoS::AtLeastOnce,
+            )
+        })
+        .collect()
+}
+
+/// A client `watcher` subscribed to the Wills of `will_config` (`will/#`, QoS 1).
+fn will_watcher(world: &mut World, version: ProtocolVersion) -> usize {
+    join_subscribed(
+        world,
+        config(version, "watcher"),
+        "will/#",
+        QoS::AtLeastOnce,
+    )
+}
+
+/// Reconnects after exactly `delay`, without jitter.
+fn fixed_reconnect_delay(config: &mut ClientConfig, delay: Duration) {
+    config.reconnect.initial_delay = delay;
+    config.reconnect.jitter = Jitter::None;
+}
+
 /// Subscribes and lets the SUBACK (and any retained messages) arrive.
 fn subscribe(world: &mut World, index: usize, filters: Vec<Subscription>) {
     world.subscribe(index, filters).unwrap();
@@ -136,6 +175,36 @@ fn connections(world: &World, index: usize) -> Vec<Connected> {
             _ => None,
         })
         .collect()
+}
+
+/// The session present flag of every CONNACK client `index` accepted.
+fn sessions_present(world: &World, index: usize) -> Vec<bool> {
+    connections(world, index)
+        .iter()
+        .map(|c| c.session_present)
+        .collect()
+}
+
+/// When client `index` received its first message.
+fn first_message_at(world: &World, index: usize) -> Instant {
+    let (at, _) = world
+        .events(index)
+        .iter()
+        .find(|(_, e)| matches!(e, Event::Message(_)))
+        .expect("a message arrived");
+    *at
+}
+
+/// The Subscription Identifiers a message carries, sorted.
+fn subscription_ids(m: &Message) -> Vec<u32> {
+    let mut ids: Vec<u32> = m
+        .properties
+        .subscription_identifiers
+        .iter()
+        .map(SubscriptionId::get)
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// Every end of a connection of client `index`, with when.
@@ -199,15 +268,7 @@ fn mqtt_4_7_1_wildcards_route_exactly_the_matching_topics() {
             "+",
             "sport/+",
         ];
-        let subs: Vec<usize> = filters
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let index = join(&mut world, config(version, &format!("sub-{i}")));
-                subscribe(&mut world, index, vec![subscription(f, QoS::AtLeastOnce)]);
-                index
-            })
-            .collect();
+        let subs = subscribers(&mut world, version, &filters);
         let publisher = join(&mut world, config(version, "pub"));
         let topics = [
             ("sport/tennis/player1", "m1"),
@@ -253,15 +314,7 @@ fn mqtt_4_7_2_1_dollar_topics_not_matched_by_wildcards() {
     for version in BOTH {
         let mut world = world(2);
         let filters = ["#", "+/monitor/Clients", "+/+", "$SYS/#", "$SYS/monitor/+"];
-        let subs: Vec<usize> = filters
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let index = join(&mut world, config(version, &format!("sub-{i}")));
-                subscribe(&mut world, index, vec![subscription(f, QoS::AtLeastOnce)]);
-                index
-            })
-            .collect();
+        let subs = subscribers(&mut world, version, &filters);
         let publisher = join(&mut world, config(version, "pub"));
         for (t, p) in [
             ("$SYS/monitor/Clients", "sys-1"),
@@ -302,8 +355,7 @@ fn mqtt_3_3_4_2_overlapping_subscriptions_one_copy_at_the_highest_qos() {
                 subscription("o/#", QoS::ExactlyOnce),
             ],
         );
-        let low = join(&mut world, config(version, "low"));
-        subscribe(&mut world, low, vec![subscription("o/+", QoS::AtMostOnce)]);
+        let low = join_subscribed(&mut world, config(version, "low"), "o/+", QoS::AtMostOnce);
         subscribe(&mut world, low, vec![subscription("o/x", QoS::AtLeastOnce)]);
         let publisher = join(&mut world, config(version, "pub"));
         world
@@ -371,13 +423,7 @@ fn mqtt_3_3_4_4_one_copy_carries_every_matching_subscription_identifier() {
     let got: Vec<(Bytes, QoS, Vec<u32>)> = received(&world, sub)
         .into_iter()
         .map(|m| {
-            let mut ids: Vec<u32> = m
-                .properties
-                .subscription_identifiers
-                .iter()
-                .map(SubscriptionId::get)
-                .collect();
-            ids.sort_unstable();
+            let ids = subscription_ids(&m);
             (m.payload, m.qos, ids)
         })
         .collect();
@@ -401,9 +447,12 @@ fn mqtt_3_8_4_8_delivered_qos_is_the_minimum_of_published_and_granted() {
         let subs: Vec<usize> = levels
             .iter()
             .map(|&g| {
-                let index = join(&mut world, config(version, &format!("sub-{}", g as u8)));
-                subscribe(&mut world, index, vec![subscription("q/#", g)]);
-                index
+                join_subscribed(
+                    &mut world,
+                    config(version, &format!("sub-{}", g as u8)),
+                    "q/#",
+                    g,
+                )
             })
             .collect();
         let publisher = join(&mut world, config(version, "pub"));
@@ -446,17 +495,17 @@ fn mqtt_3_8_3_3_no_local_keeps_own_messages_back() {
         me,
         vec![subscription("own/#", QoS::AtLeastOnce)],
     );
-    let other = join(&mut world, config(ProtocolVersion::V5, "other"));
-    subscribe(
+    let other = join_subscribed(
         &mut world,
-        other,
-        vec![subscription("nl/#", QoS::AtLeastOnce)],
+        config(ProtocolVersion::V5, "other"),
+        "nl/#",
+        QoS::AtLeastOnce,
     );
-    let old = join(&mut world, config(ProtocolVersion::V311, "old"));
-    subscribe(
+    let old = join_subscribed(
         &mut world,
-        old,
-        vec![subscription("old/#", QoS::AtLeastOnce)],
+        config(ProtocolVersion::V311, "old"),
+        "old/#",
+        QoS::AtLeastOnce,
     );
 
     publish(&mut world, me, message("nl/a", "mine", QoS::AtLeastOnce));
@@ -487,17 +536,17 @@ fn mqtt_3_3_1_12_and_13_retain_as_published() {
     let mut rap = subscription("rap/#", QoS::AtLeastOnce);
     rap.options.retain_as_published = true;
     subscribe(&mut world, keep, vec![rap]);
-    let clear = join(&mut world, config(ProtocolVersion::V5, "clear"));
-    subscribe(
+    let clear = join_subscribed(
         &mut world,
-        clear,
-        vec![subscription("rap/#", QoS::AtLeastOnce)],
+        config(ProtocolVersion::V5, "clear"),
+        "rap/#",
+        QoS::AtLeastOnce,
     );
-    let old = join(&mut world, config(ProtocolVersion::V311, "old"));
-    subscribe(
+    let old = join_subscribed(
         &mut world,
-        old,
-        vec![subscription("rap/#", QoS::AtLeastOnce)],
+        config(ProtocolVersion::V311, "old"),
+        "rap/#",
+        QoS::AtLeastOnce,
     );
     let publisher = join(&mut world, config(ProtocolVersion::V5, "pub"));
     world
@@ -540,11 +589,11 @@ fn mqtt_3_3_1_5_to_8_retained_message_lifecycle() {
         let stored = world.broker().retained(&t).expect("stored [MQTT-3.3.1-5]");
         assert_eq!(stored.payload, Bytes::from("r1"));
 
-        let first = join(&mut world, config(version, "first"));
-        subscribe(
+        let first = join_subscribed(
             &mut world,
-            first,
-            vec![subscription("ret/#", QoS::AtLeastOnce)],
+            config(version, "first"),
+            "ret/#",
+            QoS::AtLeastOnce,
         );
         assert_eq!(
             received_retain(&world, first),
@@ -562,11 +611,11 @@ fn mqtt_3_3_1_5_to_8_retained_message_lifecycle() {
             world.broker().retained(&t).unwrap().payload,
             Bytes::from("r2")
         );
-        let second = join(&mut world, config(version, "second"));
-        subscribe(
+        let second = join_subscribed(
             &mut world,
-            second,
-            vec![subscription("ret/#", QoS::AtLeastOnce)],
+            config(version, "second"),
+            "ret/#",
+            QoS::AtLeastOnce,
         );
         assert_eq!(
             received_retain(&world, second),
@@ -583,11 +632,11 @@ fn mqtt_3_3_1_5_to_8_retained_message_lifecycle() {
             world.broker().retained(&t).unwrap().payload,
             Bytes::from("r2")
         );
-        let third = join(&mut world, config(version, "third"));
-        subscribe(
+        let third = join_subscribed(
             &mut world,
-            third,
-            vec![subscription("ret/+", QoS::AtLeastOnce)],
+            config(version, "third"),
+            "ret/+",
+            QoS::AtLeastOnce,
         );
         assert_eq!(
             received_retain(&world, third),
@@ -601,11 +650,11 @@ fn mqtt_3_3_1_5_to_8_retained_message_lifecycle() {
             retained("ret/a", "", QoS::AtLeastOnce),
         );
         assert!(world.broker().retained(&t).is_none(), "{version:?}");
-        let fourth = join(&mut world, config(version, "fourth"));
-        subscribe(
+        let fourth = join_subscribed(
             &mut world,
-            fourth,
-            vec![subscription("ret/#", QoS::AtLeastOnce)],
+            config(version, "fourth"),
+            "ret/#",
+            QoS::AtLeastOnce,
         );
         assert!(received(&world, fourth).is_empty(), "{version:?}");
         assert!(world.broker().retained(&topic("other/b")).is_some());
@@ -756,14 +805,8 @@ fn mqtt_3_1_2_5_session_resumed_after_a_cut_delivers_what_was_queued() {
     for version in BOTH {
         let mut world = world(11);
         let mut c = persistent(version, "sub");
-        c.reconnect.initial_delay = secs(5);
-        c.reconnect.jitter = Jitter::None;
-        let sub = join(&mut world, c);
-        subscribe(
-            &mut world,
-            sub,
-            vec![subscription("ps/#", QoS::ExactlyOnce)],
-        );
+        fixed_reconnect_delay(&mut c, secs(5));
+        let sub = join_subscribed(&mut world, c, "ps/#", QoS::ExactlyOnce);
         let publisher = join(&mut world, config(version, "pub"));
         publish(
             &mut world,
@@ -794,10 +837,7 @@ fn mqtt_3_1_2_5_session_resumed_after_a_cut_delivers_what_was_queued() {
         );
 
         settle_and_check(&mut world);
-        let sessions: Vec<bool> = connections(&world, sub)
-            .iter()
-            .map(|c| c.session_present)
-            .collect();
+        let sessions = sessions_present(&world, sub);
         assert_eq!(sessions, vec![false, true], "{version:?}");
         assert_eq!(
             received_qos(&world, sub),
@@ -825,8 +865,12 @@ fn mqtt_4_3_3_qos2_exactly_once_when_a_link_is_cut_at_any_step() {
                 let mut faults = Faults::none();
                 faults.latency = (millis(3), millis(3));
                 let mut world = World::new(at, ServerConfig::default(), faults);
-                let sub = join(&mut world, persistent(version, "sub"));
-                subscribe(&mut world, sub, vec![subscription("x/#", QoS::ExactlyOnce)]);
+                let sub = join_subscribed(
+                    &mut world,
+                    persistent(version, "sub"),
+                    "x/#",
+                    QoS::ExactlyOnce,
+                );
                 let publisher = join(&mut world, persistent(version, "pub"));
                 world
                     .publish(publisher, message("x/1", "once", QoS::ExactlyOnce))
@@ -860,12 +904,7 @@ fn will_config(version: ProtocolVersion, id: &str) -> ClientConfig {
 fn mqtt_3_1_2_8_will_published_when_the_link_is_cut() {
     for version in BOTH {
         let mut world = world(12);
-        let watcher = join(&mut world, config(version, "watcher"));
-        subscribe(
-            &mut world,
-            watcher,
-            vec![subscription("will/#", QoS::AtLeastOnce)],
-        );
+        let watcher = will_watcher(&mut world, version);
         let w = join(&mut world, will_config(version, "w"));
         world.cut(w);
         world.run_for(secs(1));
@@ -884,12 +923,7 @@ fn mqtt_3_1_2_8_will_published_when_the_link_is_cut() {
 fn mqtt_3_1_2_10_no_will_after_a_normal_disconnect() {
     for version in BOTH {
         let mut world = world(13);
-        let watcher = join(&mut world, config(version, "watcher"));
-        subscribe(
-            &mut world,
-            watcher,
-            vec![subscription("will/#", QoS::AtLeastOnce)],
-        );
+        let watcher = will_watcher(&mut world, version);
         let w = join(&mut world, will_config(version, "w"));
         world.disconnect(w).unwrap();
         world.run_for(secs(120));
@@ -917,8 +951,7 @@ fn delayed_will_config(id: &str, delay: u32, expiry: u32, reconnect_after: u64) 
         }
         .into();
     }
-    c.reconnect.initial_delay = secs(reconnect_after);
-    c.reconnect.jitter = Jitter::None;
+    fixed_reconnect_delay(&mut c, secs(reconnect_after));
     c
 }
 
@@ -929,12 +962,7 @@ fn delayed_will_config(id: &str, delay: u32, expiry: u32, reconnect_after: u64) 
 fn mqtt_3_1_3_9_will_delay_interval() {
     // Not back within the delay: the Will comes after 10 s, not before.
     let mut world = world(14);
-    let watcher = join(&mut world, config(ProtocolVersion::V5, "watcher"));
-    subscribe(
-        &mut world,
-        watcher,
-        vec![subscription("will/#", QoS::AtLeastOnce)],
-    );
+    let watcher = will_watcher(&mut world, ProtocolVersion::V5);
     let w = join(&mut world, delayed_will_config("w", 10, 3600, 60));
     let cut_at = world.now();
     world.cut(w);
@@ -942,12 +970,7 @@ fn mqtt_3_1_3_9_will_delay_interval() {
     assert!(world.delivered(watcher).is_empty(), "not before the delay");
     world.run_for(secs(1));
     assert_eq!(world.delivered(watcher), bytes(&["w-gone"]));
-    let (will_at, _) = world
-        .events(watcher)
-        .iter()
-        .find(|(_, e)| matches!(e, Event::Message(_)))
-        .unwrap();
-    let after = will_at.saturating_duration_since(cut_at);
+    let after = first_message_at(&world, watcher).saturating_duration_since(cut_at);
     assert!(
         after >= secs(10) && after <= secs(10) + 2 * MAX_LATENCY,
         "the Will came {after:?} after the cut"
@@ -957,20 +980,12 @@ fn mqtt_3_1_3_9_will_delay_interval() {
 
     // Back within the delay with its session: no Will, ever.
     let mut world = self::world(15);
-    let watcher = join(&mut world, config(ProtocolVersion::V5, "watcher"));
-    subscribe(
-        &mut world,
-        watcher,
-        vec![subscription("will/#", QoS::AtLeastOnce)],
-    );
+    let watcher = will_watcher(&mut world, ProtocolVersion::V5);
     let w = join(&mut world, delayed_will_config("w", 10, 3600, 2));
     world.cut(w);
     world.run_for(secs(5));
     assert!(world.client(w).is_connected(), "back within the delay");
-    let sessions: Vec<bool> = connections(&world, w)
-        .iter()
-        .map(|c| c.session_present)
-        .collect();
+    let sessions = sessions_present(&world, w);
     assert_eq!(sessions, vec![false, true]);
     world.run_for(secs(60));
     settle_and_check(&mut world);
@@ -985,12 +1000,7 @@ fn mqtt_3_1_3_9_will_delay_interval() {
 #[test]
 fn mqtt_3_1_3_9_will_sent_when_the_session_ends_before_the_delay() {
     let mut world = world(16);
-    let watcher = join(&mut world, config(ProtocolVersion::V5, "watcher"));
-    subscribe(
-        &mut world,
-        watcher,
-        vec![subscription("will/#", QoS::AtLeastOnce)],
-    );
+    let watcher = will_watcher(&mut world, ProtocolVersion::V5);
     let w = join(&mut world, delayed_will_config("w", 30, 5, 60));
     let cut_at = world.now();
     world.cut(w);
@@ -998,12 +1008,7 @@ fn mqtt_3_1_3_9_will_sent_when_the_session_ends_before_the_delay() {
     assert!(world.delivered(watcher).is_empty());
     world.run_for(secs(1));
     assert_eq!(world.delivered(watcher), bytes(&["w-gone"]));
-    let (will_at, _) = world
-        .events(watcher)
-        .iter()
-        .find(|(_, e)| matches!(e, Event::Message(_)))
-        .unwrap();
-    let after = will_at.saturating_duration_since(cut_at);
+    let after = first_message_at(&world, watcher).saturating_duration_since(cut_at);
     assert!(
         after >= secs(5) && after <= secs(5) + 2 * MAX_LATENCY,
         "{after:?}"
@@ -1030,11 +1035,11 @@ fn mqtt_3_1_3_9_will_sent_when_the_session_ends_before_the_delay() {
 fn mqtt_3_1_4_3_session_takeover_disconnects_the_first_client() {
     for version in BOTH {
         let mut world = world(17);
-        let first = join(&mut world, persistent(version, "same"));
-        subscribe(
+        let first = join_subscribed(
             &mut world,
-            first,
-            vec![subscription("to/#", QoS::AtLeastOnce)],
+            persistent(version, "same"),
+            "to/#",
+            QoS::AtLeastOnce,
         );
         let publisher = join(&mut world, config(version, "pub"));
         let second = world.add_client(persistent(version, "same"));
@@ -1047,10 +1052,7 @@ fn mqtt_3_1_4_3_session_takeover_disconnects_the_first_client() {
             .next()
             .expect("the first client was disconnected");
         assert!(at.saturating_duration_since(joined_at) <= 4 * MAX_LATENCY);
-        let sessions: Vec<bool> = connections(&world, second)
-            .iter()
-            .map(|c| c.session_present)
-            .collect();
+        let sessions = sessions_present(&world, second);
         assert_eq!(sessions, vec![true], "{version:?}");
         match version {
             ProtocolVersion::V5 => {
@@ -1105,14 +1107,8 @@ fn broker_restart_keeping_sessions_delivers_what_was_queued() {
     for version in BOTH {
         let mut world = world(18);
         let mut c = persistent(version, "sub");
-        c.reconnect.initial_delay = secs(5);
-        c.reconnect.jitter = Jitter::None;
-        let sub = join(&mut world, c);
-        subscribe(
-            &mut world,
-            sub,
-            vec![subscription("rs/#", QoS::ExactlyOnce)],
-        );
+        fixed_reconnect_delay(&mut c, secs(5));
+        let sub = join_subscribed(&mut world, c, "rs/#", QoS::ExactlyOnce);
         let publisher = join(&mut world, config(version, "pub"));
         world.cut(sub);
         world.run_for(millis(100));
@@ -1134,10 +1130,7 @@ fn broker_restart_keeping_sessions_delivers_what_was_queued() {
             message("rs/b", "m3", QoS::ExactlyOnce),
         );
         settle_and_check(&mut world);
-        let sessions: Vec<bool> = connections(&world, sub)
-            .iter()
-            .map(|c| c.session_present)
-            .collect();
+        let sessions = sessions_present(&world, sub);
         assert_eq!(sessions, vec![false, true], "{version:?}");
         assert_eq!(
             world.delivered(sub),
@@ -1154,11 +1147,11 @@ fn broker_restart_keeping_sessions_delivers_what_was_queued() {
 fn broker_restart_losing_sessions_restores_subscriptions() {
     for version in BOTH {
         let mut world = world(19);
-        let sub = join(&mut world, persistent(version, "sub"));
-        subscribe(
+        let sub = join_subscribed(
             &mut world,
-            sub,
-            vec![subscription("rl/#", QoS::AtLeastOnce)],
+            persistent(version, "sub"),
+            "rl/#",
+            QoS::AtLeastOnce,
         );
         let publisher = join(&mut world, config(version, "pub"));
         publish(
@@ -1170,10 +1163,7 @@ fn broker_restart_losing_sessions_restores_subscriptions() {
         world.restart_broker(false);
         assert!(world.broker().session_of("sub").is_none());
         assert!(world.settle(secs(120)), "{version:?}");
-        let sessions: Vec<bool> = connections(&world, sub)
-            .iter()
-            .map(|c| c.session_present)
-            .collect();
+        let sessions = sessions_present(&world, sub);
         assert_eq!(sessions, vec![false, false], "{version:?}");
         let lost: Vec<&Event> = world
             .events(sub)
@@ -1219,12 +1209,7 @@ fn mqtt_3_1_2_22_half_open_link_detected_by_keep_alive() {
         let mut world = world(20);
         let mut c = persistent(version, "sub");
         c.keep_alive = 4;
-        let sub = join(&mut world, c);
-        subscribe(
-            &mut world,
-            sub,
-            vec![subscription("ho/#", QoS::ExactlyOnce)],
-        );
+        let sub = join_subscribed(&mut world, c, "ho/#", QoS::ExactlyOnce);
         let publisher = join(&mut world, config(version, "pub"));
         publish(
             &mut world,
@@ -1257,10 +1242,7 @@ fn mqtt_3_1_2_22_half_open_link_detected_by_keep_alive() {
             .publish(publisher, message("ho/a", "after", QoS::ExactlyOnce))
             .unwrap();
         settle_and_check(&mut world);
-        let sessions: Vec<bool> = connections(&world, sub)
-            .iter()
-            .map(|c| c.session_present)
-            .collect();
+        let sessions = sessions_present(&world, sub);
         assert_eq!(sessions, vec![false, true], "{version:?}");
         let mut got = world.delivered(sub);
         got.dedup();
@@ -1357,13 +1339,7 @@ fn mqtt_3_3_4_3_retained_copy_carries_the_subscription_identifier_at_the_granted
     let got = received(&world, sub);
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].qos, got[0].retain), (QoS::AtLeastOnce, true));
-    let ids: Vec<u32> = got[0]
-        .properties
-        .subscription_identifiers
-        .iter()
-        .map(SubscriptionId::get)
-        .collect();
-    assert_eq!(ids, vec![42]);
+    assert_eq!(subscription_ids(&got[0]), vec![42]);
 }
 
 /// A Will with Will Retain 1 is published as a retained message ([MQTT-3.1.2-15];
@@ -1384,11 +1360,11 @@ fn mqtt_3_1_2_15_retained_will_is_stored() {
             .retained(&topic("will/w"))
             .expect("the Will is retained");
         assert_eq!(stored.payload, Bytes::from("w-gone"));
-        let late = join(&mut world, config(version, "late"));
-        subscribe(
+        let late = join_subscribed(
             &mut world,
-            late,
-            vec![subscription("will/#", QoS::AtLeastOnce)],
+            config(version, "late"),
+            "will/#",
+            QoS::AtLeastOnce,
         );
         settle_and_check(&mut world);
         assert_eq!(
@@ -1408,14 +1384,8 @@ fn mqtt_4_1_0_2_session_expires_after_its_interval() {
         let mut world = world(23);
         let mut c = persistent(ProtocolVersion::V5, "sub");
         c.session_expiry_interval = 5;
-        c.reconnect.initial_delay = secs(back_after);
-        c.reconnect.jitter = Jitter::None;
-        let sub = join(&mut world, c);
-        subscribe(
-            &mut world,
-            sub,
-            vec![subscription("se/#", QoS::AtLeastOnce)],
-        );
+        fixed_reconnect_delay(&mut c, secs(back_after));
+        let sub = join_subscribed(&mut world, c, "se/#", QoS::AtLeastOnce);
         world.cut(sub);
         world.run_for(millis(4_900));
         assert!(world.broker().session_of("sub").is_some());
@@ -1426,10 +1396,7 @@ fn mqtt_4_1_0_2_session_expires_after_its_interval() {
             "back after {back_after} s"
         );
         settle_and_check(&mut world);
-        let sessions: Vec<bool> = connections(&world, sub)
-            .iter()
-            .map(|c| c.session_present)
-            .collect();
+        let sessions = sessions_present(&world, sub);
         assert_eq!(sessions, vec![false, present]);
         let lost = world
             .events(sub)
@@ -1457,14 +1424,8 @@ fn mqtt_4_1_0_2_session_expires_after_its_interval() {
 fn mqtt_3_3_2_5_expired_messages_are_not_delivered_after_reconnect() {
     let mut world = world(24);
     let mut c = persistent(ProtocolVersion::V5, "sub");
-    c.reconnect.initial_delay = secs(10);
-    c.reconnect.jitter = Jitter::None;
-    let sub = join(&mut world, c);
-    subscribe(
-        &mut world,
-        sub,
-        vec![subscription("ex/#", QoS::AtLeastOnce)],
-    );
+    fixed_reconnect_delay(&mut c, secs(10));
+    let sub = join_subscribed(&mut world, c, "ex/#", QoS::AtLeastOnce);
     let publisher = join(&mut world, config(ProtocolVersion::V5, "pub"));
     world.cut(sub);
     world.run_for(millis(100));
@@ -1493,22 +1454,22 @@ fn mqtt_3_3_2_6_retained_message_expiry_counts_the_time_it_was_stored() {
     m.properties.message_expiry_interval = Some(10);
     publish(&mut world, publisher, m);
     world.run_for(secs(3));
-    let early = join(&mut world, config(ProtocolVersion::V5, "early"));
-    subscribe(
+    let early = join_subscribed(
         &mut world,
-        early,
-        vec![subscription("rx/#", QoS::AtLeastOnce)],
+        config(ProtocolVersion::V5, "early"),
+        "rx/#",
+        QoS::AtLeastOnce,
     );
     let got = received(&world, early);
     assert_eq!(got.len(), 1);
     let remaining = got[0].properties.message_expiry_interval.unwrap();
     assert!((4..=6).contains(&remaining), "{remaining} s left");
     world.run_for(secs(10));
-    let late = join(&mut world, config(ProtocolVersion::V5, "late"));
-    subscribe(
+    let late = join_subscribed(
         &mut world,
-        late,
-        vec![subscription("rx/#", QoS::AtLeastOnce)],
+        config(ProtocolVersion::V5, "late"),
+        "rx/#",
+        QoS::AtLeastOnce,
     );
     assert!(received(&world, late).is_empty(), "expired");
 }
@@ -1521,12 +1482,7 @@ fn mqtt_3_3_4_9_broker_respects_the_client_receive_maximum() {
     let mut world = world(26);
     let mut c = config(ProtocolVersion::V5, "sub");
     c.receive_maximum = std::num::NonZeroU16::new(2).unwrap();
-    let sub = join(&mut world, c);
-    subscribe(
-        &mut world,
-        sub,
-        vec![subscription("rm/#", QoS::ExactlyOnce)],
-    );
+    let sub = join_subscribed(&mut world, c, "rm/#", QoS::ExactlyOnce);
     let publisher = join(&mut world, config(ProtocolVersion::V5, "pub"));
     let payloads: Vec<String> = (0..30).map(|i| format!("burst-{i}")).collect();
     for (i, p) in payloads.iter().enumerate() {

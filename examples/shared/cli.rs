@@ -177,3 +177,49 @@ pub fn progress_only(event: &Event) -> bool {
         Event::Connect { .. } | Event::AttemptScheduled { .. } | Event::AttemptFailed { .. }
     )
 }
+
+// ---- the demonstration (no command) ----
+
+/// The QoS levels the demonstration publishes and receives at, in order.
+pub const DEMO_QOS: [QoS; 3] = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
+
+/// The demonstration's message at `qos` from the `driver` client: its topic, its payload
+/// and the message.
+pub fn demo_message(qos: QoS, driver: &str) -> (String, String, Message) {
+    let topic = format!("demo/qos{}", qos.value());
+    let payload = format!("hello at QoS {} from {driver}", qos.value());
+    let message = Message::new(topic.parse().unwrap(), payload.clone().into(), qos);
+    (topic, payload, message)
+}
+
+/// Prints that the demonstration's message went out.
+pub fn report_published(topic: &str, payload: &str, qos: QoS) {
+    println!(
+        "client: published {payload:?} to {topic} at QoS {}",
+        qos.value()
+    );
+}
+
+/// Prints that the publish at `qos` completed, and with which packets.
+pub fn report_complete(qos: QoS) {
+    let done = match qos {
+        QoS::AtMostOnce => "written",
+        QoS::AtLeastOnce => "PUBACK",
+        QoS::ExactlyOnce => "PUBREC, PUBREL, PUBCOMP",
+    };
+    println!("client: publish at QoS {} complete ({done})", qos.value());
+}
+
+/// Checks that `m` is the demonstration's `payload` back at `qos`, and prints it.
+pub fn check_received(m: &Message, payload: &str, qos: QoS) -> Result<(), String> {
+    if m.payload != payload.as_bytes() || m.qos != qos {
+        return Err(format!("got {m:?}"));
+    }
+    println!(
+        "client: received {} on {} at QoS {}",
+        show(&m.payload),
+        m.topic,
+        m.qos.value()
+    );
+    Ok(())
+}

@@ -17,11 +17,11 @@
 use crate::codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,
     ConnectProperties, ConnectReasonCode, Decoder, Disconnect, DisconnectProperties,
-    DisconnectReasonCode, Packet, PayloadFormat, PropertyBox, PubAck, PubAckReasonCode, PubComp,
-    PubCompReasonCode, PubRec, PubRecReasonCode, PubRel, PubRelReasonCode, Publish,
-    PublishProperties, SubAck, SubAckReasonCode, Subscribe, SubscribeProperties, Subscription,
-    SubscriptionIds, UnsubAck, UnsubAckReasonCode, Unsubscribe, UnsubscribeProperties,
-    UserProperties, Will, WillProperties,
+    DisconnectReasonCode, Packet, PayloadFormat, PropertyBox, PropertySet, PubAck,
+    PubAckReasonCode, PubComp, PubCompReasonCode, PubRec, PubRecReasonCode, PubRel,
+    PubRelReasonCode, Publish, PublishProperties, SubAck, SubAckReasonCode, Subscribe,
+    SubscribeProperties, Subscription, SubscriptionIds, UnsubAck, UnsubAckReasonCode, Unsubscribe,
+    UnsubscribeProperties, UserProperties, Will, WillProperties,
 };
 use crate::string::MqttString;
 use crate::topic::{TopicFilter, TopicName};
@@ -321,11 +321,7 @@ fn connect(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
             payload: binary(u)?,
             qos: qos(u)?,
             retain: u.arbitrary()?,
-            properties: if v5 {
-                will_properties(u)?.into()
-            } else {
-                PropertyBox::new()
-            },
+            properties: v5_properties(u, v5, will_properties)?,
         })
     })?;
     let username = maybe(u, mqtt_string)?;
@@ -335,11 +331,7 @@ fn connect(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
     } else {
         None
     };
-    let properties = if v5 {
-        connect_properties(u)?.into()
-    } else {
-        PropertyBox::new()
-    };
+    let properties = v5_properties(u, v5, connect_properties)?;
     Ok(Packet::from(Connect {
         clean_start,
         keep_alive,
@@ -386,11 +378,7 @@ fn connack(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
     };
     // [MQTT-3.2.2-4] (3.1.1) / [MQTT-3.2.2-6] (5.0): no session on a refusal.
     let session_present = u.arbitrary::<bool>()? && reason_code == ConnectReasonCode::Success;
-    let properties = if v5 {
-        connack_properties(u)?.into()
-    } else {
-        PropertyBox::new()
-    };
+    let properties = v5_properties(u, v5, connack_properties)?;
     Ok(Packet::from(ConnAck {
         session_present,
         reason_code,
@@ -433,11 +421,7 @@ fn publish(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
     let dup = u.arbitrary::<bool>()? && qos_pid != QosPid::AtMostOnce;
     let retain = u.arbitrary()?;
     let mut topic = topic_name(u)?;
-    let properties: PropertyBox<PublishProperties> = if v5 {
-        publish_properties(u)?.into()
-    } else {
-        PropertyBox::new()
-    };
+    let properties: PropertyBox<PublishProperties> = v5_properties(u, v5, publish_properties)?;
     // 5.0 section 3.3.2.1: a Topic Alias may stand in for the topic.
     if properties.topic_alias.is_some() && u.arbitrary::<bool>()? {
         topic = TopicName::empty();
@@ -473,16 +457,28 @@ fn publish_properties(u: &mut Unstructured<'_>) -> Result<PublishProperties> {
     })
 }
 
+/// The properties `make` draws in 5.0; none in 3.1.1, which has no properties, and
+/// nothing drawn from the input.
+fn v5_properties<T: PropertySet>(
+    u: &mut Unstructured<'_>,
+    v5: bool,
+    make: impl FnOnce(&mut Unstructured<'_>) -> Result<T>,
+) -> Result<PropertyBox<T>> {
+    Ok(if v5 {
+        make(u)?.into()
+    } else {
+        PropertyBox::new()
+    })
+}
+
 /// Reason String and User Properties in 5.0, nothing in 3.1.1.
 fn ack_properties(u: &mut Unstructured<'_>, v5: bool) -> Result<PropertyBox<AckProperties>> {
-    if !v5 {
-        return Ok(PropertyBox::new());
-    }
-    Ok(AckProperties {
-        reason_string: maybe(u, mqtt_string)?,
-        user_properties: user_properties(u)?,
-    }
-    .into())
+    v5_properties(u, v5, |u| {
+        Ok(AckProperties {
+            reason_string: maybe(u, mqtt_string)?,
+            user_properties: user_properties(u)?,
+        })
+    })
 }
 
 /// PUBACK, PUBREC, PUBREL or PUBCOMP: any reason code of the type in 5.0, success in
@@ -513,15 +509,12 @@ fn entries(u: &mut Unstructured<'_>) -> Result<u8> {
 
 fn subscribe(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
     let packet_id = packet_id(u)?;
-    let properties = if v5 {
-        SubscribeProperties {
+    let properties = v5_properties(u, v5, |u| {
+        Ok(SubscribeProperties {
             subscription_identifier: maybe(u, subscription_id)?,
             user_properties: user_properties(u)?,
-        }
-        .into()
-    } else {
-        PropertyBox::new()
-    };
+        })
+    })?;
     let mut filters = Vec::new();
     for _ in 0..entries(u)? {
         let filter = topic_filter(u)?;
@@ -573,14 +566,11 @@ fn suback(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
 
 fn unsubscribe(u: &mut Unstructured<'_>, v5: bool) -> Result<Packet> {
     let packet_id = packet_id(u)?;
-    let properties = if v5 {
-        UnsubscribeProperties {
+    let properties = v5_properties(u, v5, |u| {
+        Ok(UnsubscribeProperties {
             user_properties: user_properties(u)?,
-        }
-        .into()
-    } else {
-        PropertyBox::new()
-    };
+        })
+    })?;
     let mut filters = Vec::new();
     for _ in 0..entries(u)? {
         filters.push(topic_filter(u)?);

@@ -2,7 +2,7 @@
 //! messages, subscription requests, PINGREQ.
 
 use super::event::{InboundId, InboundMessage, RequestedSubscription};
-use super::session::Incoming;
+use super::session::{Incoming, Outgoing};
 use super::{ServerConnection, ServerEvent, ServerState, SubscribeRequest, UnsubscribeRequest};
 use crate::client::Message;
 use crate::codec::{
@@ -227,37 +227,39 @@ impl ServerConnection {
         self.send_part(&comp);
     }
 
+    /// The message in flight to the client under identifier `pid`, if any.
+    fn outgoing(&self, pid: u16) -> Option<&Outgoing> {
+        self.session.as_ref().and_then(|s| s.outgoing.get(&pid))
+    }
+
+    /// The flow of `pid` is complete: the identifier is free and the next queued
+    /// message may take the slot.
+    fn complete_outgoing(&mut self, pid: u16) {
+        if let Some(session) = &mut self.session {
+            session.remove_outgoing(pid);
+        }
+        self.pump();
+    }
+
     fn on_puback(&mut self, ack: PubAck) {
         let pid = ack.packet_id.get();
         let qos1 = self
-            .session
-            .as_ref()
-            .and_then(|s| s.outgoing.get(&pid))
+            .outgoing(pid)
             .is_some_and(|o| o.publish.qos() == QoS::AtLeastOnce);
         if qos1 {
-            if let Some(session) = &mut self.session {
-                session.remove_outgoing(pid);
-            }
-            self.pump();
+            self.complete_outgoing(pid);
         }
     }
 
     fn on_pubrec(&mut self, rec: PubRec) {
         let pid = rec.packet_id;
         let state = self
-            .session
-            .as_ref()
-            .and_then(|s| s.outgoing.get(&pid.get()))
+            .outgoing(pid.get())
             .filter(|o| o.publish.qos() == QoS::ExactlyOnce)
             .map(|o| o.released);
         match state {
             // [MQTT-4.4.0-2] a refusal completes the message.
-            Some(false) if rec.reason_code.is_error() => {
-                if let Some(session) = &mut self.session {
-                    session.remove_outgoing(pid.get());
-                }
-                self.pump();
-            }
+            Some(false) if rec.reason_code.is_error() => self.complete_outgoing(pid.get()),
             Some(_) => {
                 if let Some(session) = &mut self.session {
                     let seq = session.next_seq();
@@ -282,16 +284,9 @@ impl ServerConnection {
 
     fn on_pubcomp(&mut self, comp: PubComp) {
         let pid = comp.packet_id.get();
-        let released = self
-            .session
-            .as_ref()
-            .and_then(|s| s.outgoing.get(&pid))
-            .is_some_and(|o| o.released);
+        let released = self.outgoing(pid).is_some_and(|o| o.released);
         if released {
-            if let Some(session) = &mut self.session {
-                session.remove_outgoing(pid);
-            }
-            self.pump();
+            self.complete_outgoing(pid);
         }
     }
 

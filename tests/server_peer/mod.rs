@@ -16,6 +16,18 @@ pub struct ClientPeer {
     from_server: BytesMut,
 }
 
+pub const V311: ProtocolVersion = ProtocolVersion::V311;
+pub const V5: ProtocolVersion = ProtocolVersion::V5;
+pub const BOTH: [ProtocolVersion; 2] = [V311, V5];
+
+pub fn s(v: &str) -> MqttString {
+    v.parse().unwrap()
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
 pub fn topic(s: &str) -> TopicName {
     s.parse().unwrap()
 }
@@ -40,11 +52,93 @@ pub fn connect(client_id: &str, clean_start: bool, keep_alive: u16) -> Connect {
     c
 }
 
+/// A CONNECT from "c1" whose session outlives the connection: Clean Start 0 and, in
+/// 5.0, a Session Expiry Interval of 300 s.
+pub fn persistent_connect(version: ProtocolVersion) -> Connect {
+    let mut c = connect("c1", false, 60);
+    if version == ProtocolVersion::V5 {
+        c.properties.session_expiry_interval = Some(300);
+    }
+    c
+}
+
+/// A connection of "c1" with [`persistent_connect`], accepted without a stored session.
+pub fn persistent(config: ServerConfig, version: ProtocolVersion) -> ClientPeer {
+    let mut peer = ClientPeer::new(config, version);
+    peer.connect_accept(persistent_connect(version), None, AcceptOptions::new());
+    peer
+}
+
 /// A PUBLISH as a client sends it.
 pub fn publish(t: &str, payload: &'static [u8], qos_pid: QosPid) -> Publish {
     let mut p = Publish::new(topic(t), Bytes::from_static(payload));
     p.qos_pid = qos_pid;
     p
+}
+
+/// `events` is exactly one Closed event; its reason.
+pub fn only_closed(events: &[ServerEvent]) -> CloseReason {
+    match events {
+        [ServerEvent::Closed { reason }] => reason.clone(),
+        other => panic!("expected only Closed, got {other:?}"),
+    }
+}
+
+/// A peer whose CONNECT went in and whose Connect request was taken.
+pub fn awaiting(
+    config: ServerConfig,
+    version: ProtocolVersion,
+    connect: Connect,
+) -> (ClientPeer, ConnectRequest) {
+    let mut peer = ClientPeer::new(config, version);
+    peer.send(connect);
+    let request = peer.expect_connect();
+    assert!(peer.events().is_empty());
+    (peer, request)
+}
+
+/// Answers `request` granting every filter as asked.
+pub fn grant_all(peer: &mut ClientPeer, request: SubscribeRequest) {
+    let grant = request.grant_all();
+    peer.conn
+        .answer_subscribe(peer.now, request, &grant)
+        .unwrap();
+}
+
+/// Answering `request` on `peer` (granting every filter) is refused as stale.
+pub fn assert_subscribe_answer_stale(peer: &mut ClientPeer, request: SubscribeRequest) {
+    let grant = request.grant_all();
+    assert_eq!(
+        peer.conn
+            .answer_subscribe(peer.now, request, &grant)
+            .map_err(|e| e.error),
+        Err(ServerError::Stale),
+        "{:?}",
+        peer.version
+    );
+}
+
+/// The connection was closed for a malformed or refused packet: in 5.0 a DISCONNECT with
+/// `code` went out (nothing in 3.1.1), Closed carries `code`, and no event `reached`
+/// (what the broker must not see; `what` names it) came before.
+pub fn assert_violation_closes(
+    peer: &mut ClientPeer,
+    code: DisconnectReasonCode,
+    reached: impl Fn(&ServerEvent) -> bool,
+    what: &str,
+) {
+    let expected = match peer.version {
+        ProtocolVersion::V5 => vec![Packet::Disconnect(Disconnect::new(code))],
+        ProtocolVersion::V311 => vec![],
+    };
+    assert_eq!(peer.received(), expected, "{:?}", peer.version);
+    let events = peer.events();
+    assert!(!events.iter().any(reached), "{what}: {events:?}");
+    match ClientPeer::closed_reason(&events) {
+        Some(CloseReason::ProtocolViolation { reason_code, .. }) => assert_eq!(reason_code, code),
+        other => panic!("expected ProtocolViolation {code:?}, got {other:?} in {events:?}"),
+    }
+    assert_eq!(peer.conn.state(), ServerState::Closed);
 }
 
 impl ClientPeer {
@@ -134,6 +228,31 @@ impl ClientPeer {
         match self.conn.poll_event() {
             Some(ServerEvent::Connect(request)) => request,
             other => panic!("expected Connect, got {other:?}"),
+        }
+    }
+
+    /// The only event since the last call; `what` names the one expected.
+    pub fn only_event(&mut self, what: &str) -> ServerEvent {
+        let mut events = self.events();
+        assert_eq!(events.len(), 1, "expected one {what} event, got {events:?}");
+        events.pop().unwrap()
+    }
+
+    /// The (filter, granted QoS) of every subscription of the session.
+    pub fn subscribed_qos(&self) -> Vec<(String, QoS)> {
+        self.conn
+            .session()
+            .unwrap()
+            .subscriptions()
+            .map(|(f, g)| (f.as_str().to_owned(), g.options.qos))
+            .collect()
+    }
+
+    /// The next event must be a Subscribe request.
+    pub fn expect_subscribe(&mut self) -> SubscribeRequest {
+        match self.conn.poll_event() {
+            Some(ServerEvent::Subscribe(request)) => request,
+            other => panic!("expected Subscribe, got {other:?}"),
         }
     }
 
