@@ -42,6 +42,22 @@ pub(crate) enum AliasUse {
     Set(NonZeroU16),
 }
 
+impl AliasUse {
+    /// The PUBLISH to write for `publish` with this use of an alias: the alias set, and
+    /// the topic left out once the alias stands for it.
+    pub(crate) fn apply(self, publish: &crate::codec::Publish) -> crate::codec::Publish {
+        let mut wire = publish.clone();
+        match self {
+            AliasUse::Known(alias) => {
+                wire.topic = TopicName::empty();
+                wire.properties.topic_alias = Some(alias);
+            }
+            AliasUse::Set(alias) => wire.properties.topic_alias = Some(alias),
+        }
+        wire
+    }
+}
+
 impl OutboundAliases {
     /// True when the server accepts aliases on this connection.
     pub(crate) fn enabled(&self) -> bool {

@@ -14,7 +14,6 @@ use crate::codec::{
 use crate::session::{Outgoing, Request};
 use crate::time::Instant;
 use crate::topic::TopicFilter;
-use crate::topic::TopicName;
 use crate::types::{PacketId, QoS, QosPid};
 use alloc::vec::Vec;
 use core::num::NonZeroU16;
@@ -464,17 +463,7 @@ impl Client {
             publish.properties.topic_alias.take()
         };
         match self.alias_for(publish, chosen) {
-            Some(alias) => {
-                let mut wire = publish.clone();
-                match alias {
-                    AliasUse::Known(alias) => {
-                        wire.topic = TopicName::empty();
-                        wire.properties.topic_alias = Some(alias);
-                    }
-                    AliasUse::Set(alias) => wire.properties.topic_alias = Some(alias),
-                }
-                self.send_part(&wire);
-            }
+            Some(alias) => self.send_part(&alias.apply(publish)),
             None => self.send_publish(publish),
         }
     }

@@ -7,7 +7,6 @@ use super::{
     ServerState, SubscribeRequest, Unanswered, UnsubscribeRequest,
 };
 use crate::client::Message;
-use crate::client::alias::AliasUse;
 use crate::codec::{
     AckProperties, DisconnectReasonCode, PropertyBox, PubAck, PubRec, PubRel, Publish, SubAck,
     SubAckReasonCode, UnsubAck, UnsubAckReasonCode, UserProperties, encoded_len_of,
@@ -161,17 +160,7 @@ impl ServerConnection {
             .then(|| self.outbound_aliases.auto(&publish.topic))
             .flatten()
         {
-            Some(alias) => {
-                let mut wire = publish.clone();
-                match alias {
-                    AliasUse::Known(alias) => {
-                        wire.topic = TopicName::empty();
-                        wire.properties.topic_alias = Some(alias);
-                    }
-                    AliasUse::Set(alias) => wire.properties.topic_alias = Some(alias),
-                }
-                self.send_part(&wire);
-            }
+            Some(alias) => self.send_part(&alias.apply(publish)),
             None => self.send_part(publish),
         }
     }
