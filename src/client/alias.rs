@@ -42,6 +42,55 @@ pub(crate) enum AliasUse {
     Set(NonZeroU16),
 }
 
+/// The Topic Aliases the peer set on this connection (incoming), by alias - 1. Both
+/// roles resolve incoming aliases the same way; each maps a fault to its own reason.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InboundAliases {
+    topics: Vec<Option<TopicName>>,
+}
+
+/// Why an incoming Topic Alias was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AliasFault {
+    /// Above the maximum this side sent (DISCONNECT 0x94).
+    AboveMaximum,
+    /// An empty topic with an alias never set on this connection (a protocol error).
+    Unknown,
+}
+
+impl InboundAliases {
+    /// Forgets every alias: a new connection starts without any ([MQTT-3.3.2-7]).
+    pub(crate) fn clear(&mut self) {
+        self.topics.clear();
+    }
+
+    /// Resolves `publish`'s alias to its topic (an empty topic) or records the topic it
+    /// now stands for, within `maximum` (the Topic Alias Maximum this side sent).
+    pub(crate) fn resolve(
+        &mut self,
+        publish: &mut crate::codec::Publish,
+        maximum: u16,
+    ) -> Result<(), AliasFault> {
+        let Some(alias) = publish.properties.topic_alias else {
+            return Ok(());
+        };
+        if alias.get() > maximum {
+            return Err(AliasFault::AboveMaximum);
+        }
+        let index = usize::from(alias.get() - 1);
+        if publish.topic.is_empty() {
+            let topic = self.topics.get(index).cloned().flatten();
+            publish.topic = topic.ok_or(AliasFault::Unknown)?;
+        } else {
+            if self.topics.len() <= index {
+                self.topics.resize(index + 1, None);
+            }
+            self.topics[index] = Some(publish.topic.clone());
+        }
+        Ok(())
+    }
+}
+
 impl AliasUse {
     /// The PUBLISH to write for `publish` with this use of an alias: the alias set, and
     /// the topic left out once the alias stands for it.

@@ -1,6 +1,7 @@
 //! What the server sends: CONNACK and session resumption, incoming messages, the
 //! acknowledgements of the client's own packets, DISCONNECT.
 
+use super::alias::AliasFault;
 use super::{
     Client, Connected, DisconnectReason, Event, Message, PublishFailure, Queued, ServerLimits,
     SessionLostPolicy, State,
@@ -275,34 +276,23 @@ impl Client {
     /// Applies an incoming Topic Alias; false when it broke the protocol (and the
     /// connection is closing).
     fn resolve_topic_alias(&mut self, publish: &mut Publish) -> bool {
-        let Some(alias) = publish.properties.topic_alias else {
-            return true;
-        };
-        let index = usize::from(alias.get() - 1);
-        // [MQTT-3.3.2-10] aliases from 1 up to the maximum this client sent.
-        if alias.get() > self.config.topic_alias_maximum {
-            self.protocol_violation(
-                ReasonCode::TopicAliasInvalid,
-                None,
-                "topic alias above the client's maximum",
-            );
-            return false;
-        }
-        if self.inbound_aliases.len() <= index {
-            self.inbound_aliases.resize(index + 1, None);
-        }
-        if publish.topic.is_empty() {
-            match &self.inbound_aliases[index] {
-                Some(topic) => publish.topic = topic.clone(),
-                None => {
-                    self.protocol_error("topic alias without a mapping");
-                    return false;
-                }
+        let maximum = self.config.topic_alias_maximum;
+        match self.inbound_aliases.resolve(publish, maximum) {
+            Ok(()) => true,
+            // [MQTT-3.3.2-10] aliases from 1 up to the maximum this client sent.
+            Err(AliasFault::AboveMaximum) => {
+                self.protocol_violation(
+                    ReasonCode::TopicAliasInvalid,
+                    None,
+                    "topic alias above the client's maximum",
+                );
+                false
             }
-        } else {
-            self.inbound_aliases[index] = Some(publish.topic.clone());
+            Err(AliasFault::Unknown) => {
+                self.protocol_error("topic alias without a mapping");
+                false
+            }
         }
-        true
     }
 
     fn deliver(&mut self, publish: Publish) {

@@ -33,10 +33,9 @@ use crate::codec::{
 };
 use crate::session::Session;
 use crate::time::Instant;
-use crate::topic::{TopicFilter, TopicName};
+use crate::topic::TopicFilter;
 use crate::types::{PacketId, ProtocolVersion, SubscriptionOptions};
 use alloc::collections::VecDeque;
-use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 use queue::Queued;
@@ -145,7 +144,7 @@ pub struct Client {
     /// The Topic Aliases this client set on this connection.
     outbound_aliases: alias::OutboundAliases,
     /// Topics of the Topic Aliases the server set on this connection, by alias - 1.
-    inbound_aliases: Vec<Option<TopicName>>,
+    inbound_aliases: alias::InboundAliases,
     /// Set once a CONNACK accepted a connection with Clean Start 0: the next
     /// connection expects the session to be there.
     expect_session: bool,
@@ -179,7 +178,7 @@ impl Client {
             auth_deadline: None,
             pending_acks: acks::PendingAcks::default(),
             outbound_aliases: alias::OutboundAliases::default(),
-            inbound_aliases: Vec::new(),
+            inbound_aliases: alias::InboundAliases::default(),
             expect_session: false,
             next_handle: 0,
             stats: Stats::default(),

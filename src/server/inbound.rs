@@ -5,6 +5,7 @@ use super::event::{InboundId, InboundMessage, RequestedSubscription};
 use super::session::{Incoming, Outgoing};
 use super::{ServerConnection, ServerEvent, ServerState, SubscribeRequest, UnsubscribeRequest};
 use crate::client::Message;
+use crate::client::alias::AliasFault;
 use crate::codec::{
     DisconnectReasonCode, Packet, PubAck, PubComp, PubCompReasonCode, PubRec, PubRel,
     PubRelReasonCode, Publish, SubAckReasonCode, Subscribe, Unsubscribe,
@@ -152,41 +153,32 @@ impl ServerConnection {
     /// Resolves or records the Topic Alias of `publish` (5.0 section 3.3.2.3.4) and
     /// strips it. False when the connection was closed for it.
     fn resolve_alias(&mut self, publish: &mut Publish) -> bool {
-        let Some(alias) = publish.properties.topic_alias else {
-            if publish.topic.is_empty() {
-                self.protocol_error("empty topic without topic alias");
-                return false;
-            }
-            return true;
-        };
-        // [MQTT-3.3.2-12] aliases from 1 to the maximum the server sent; beyond it
-        // DISCONNECT 0x94.
-        if alias.get() > self.config.topic_alias_maximum {
-            self.violation(
-                DisconnectReasonCode::TopicAliasInvalid,
-                None,
-                "topic alias above maximum",
-            );
+        if publish.properties.topic_alias.is_none() && publish.topic.is_empty() {
+            self.protocol_error("empty topic without topic alias");
             return false;
         }
-        let index = usize::from(alias.get() - 1);
-        if publish.topic.is_empty() {
+        let maximum = self.config.topic_alias_maximum;
+        match self.inbound_aliases.resolve(publish, maximum) {
+            Ok(()) => {
+                publish.properties.topic_alias = None;
+                true
+            }
+            // [MQTT-3.3.2-12] aliases from 1 to the maximum the server sent; beyond it
+            // DISCONNECT 0x94.
+            Err(AliasFault::AboveMaximum) => {
+                self.violation(
+                    DisconnectReasonCode::TopicAliasInvalid,
+                    None,
+                    "topic alias above maximum",
+                );
+                false
+            }
             // An alias never set on this connection ([MQTT-3.3.2-7]) is a protocol error.
-            match self.inbound_aliases.get(index).cloned().flatten() {
-                Some(topic) => publish.topic = topic,
-                None => {
-                    self.protocol_error("unknown topic alias");
-                    return false;
-                }
+            Err(AliasFault::Unknown) => {
+                self.protocol_error("unknown topic alias");
+                false
             }
-        } else {
-            if self.inbound_aliases.len() <= index {
-                self.inbound_aliases.resize(index + 1, None);
-            }
-            self.inbound_aliases[index] = Some(publish.topic.clone());
         }
-        publish.properties.topic_alias = None;
-        true
     }
 
     fn deliver(&mut self, publish: Publish, id: Option<(PacketId, QoS)>) {

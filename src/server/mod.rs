@@ -22,10 +22,8 @@ use crate::codec::{
 };
 use crate::string::MqttString;
 use crate::time::Instant;
-use crate::topic::TopicName;
 use crate::types::ProtocolVersion;
 use alloc::collections::{BTreeSet, VecDeque};
-use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 use event::PendingWill;
@@ -126,7 +124,7 @@ pub struct ServerConnection {
     epoch: u64,
     limits: ClientLimits,
     /// Topics of the aliases the client set on this connection, by alias - 1.
-    inbound_aliases: Vec<Option<TopicName>>,
+    inbound_aliases: crate::client::alias::InboundAliases,
     outbound_aliases: OutboundAliases,
     /// QoS 1 messages handed to the broker and not yet acknowledged by it.
     unacked_qos1: BTreeSet<u16>,
@@ -165,7 +163,7 @@ impl ServerConnection {
             session: None,
             epoch: 0,
             limits: ClientLimits::default(),
-            inbound_aliases: Vec::new(),
+            inbound_aliases: crate::client::alias::InboundAliases::default(),
             outbound_aliases: OutboundAliases::default(),
             unacked_qos1: BTreeSet::new(),
             will: None,
