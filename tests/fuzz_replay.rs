@@ -161,3 +161,16 @@ fn server_ops_replays_generated_and_checked_in_inputs() {
     assert!(regressions >= 3);
     assert!(inputs + regressions >= 20_000);
 }
+
+/// The roundtrip target's own generator once built a topic filter one byte over 65,535
+/// when a wildcard followed a string that had reached the limit (found by fuzzing).
+#[cfg(feature = "arbitrary")]
+#[test]
+fn roundtrip_generator_keeps_a_filter_within_65535_bytes_after_a_full_level() {
+    let input = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/roundtrip/crash-db3f8895cbcf69fb298a3cb39835a760c3741837"),
+    )
+    .unwrap();
+    mqtt_sansio::fuzz::roundtrip(&input);
+}
