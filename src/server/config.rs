@@ -1,6 +1,6 @@
 //! What a server offers its clients, and the typed errors of the broker's calls.
 
-use crate::codec::{ConnAckProperties, EncodeError};
+use crate::codec::ConnAckProperties;
 use crate::types::QoS;
 use core::num::{NonZeroU16, NonZeroU32};
 use core::time::Duration;
@@ -127,9 +127,6 @@ pub enum ServerError {
     /// There is no session to hold the message.
     #[error("no session")]
     NoSession,
-    /// The packet cannot be encoded.
-    #[error("invalid packet: {0}")]
-    Invalid(EncodeError),
     /// Even without Reason String and User Properties the CONNACK is larger than the
     /// client's Maximum Packet Size: the connection refused the client with 0x95.
     #[error("the connack exceeds the client's maximum packet size")]

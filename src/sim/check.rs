@@ -34,7 +34,7 @@ struct Receiver {
     /// Every delivery: payload, QoS and time, in order.
     deliveries: Vec<(Bytes, QoS, Instant)>,
     /// Subscribe commands not yet answered, with their filters.
-    pending_subscribes: BTreeMap<SubscribeId, (Vec<Subscription>, usize)>,
+    pending_subscribes: BTreeMap<SubscribeId, Vec<Subscription>>,
 }
 
 impl Receiver {
@@ -105,7 +105,7 @@ impl Ledger {
             .entry(client)
             .or_default()
             .pending_subscribes
-            .insert(id, (filters, 0));
+            .insert(id, filters);
     }
 
     /// A broker restart without sessions at `now`: every client's session is gone.
@@ -149,7 +149,7 @@ impl Ledger {
                     ));
                 }
                 let receiver = self.receivers.entry(client).or_default();
-                if let Some((filters, _)) = receiver.pending_subscribes.remove(id) {
+                if let Some(filters) = receiver.pending_subscribes.remove(id) {
                     for (s, code) in filters.iter().zip(results) {
                         if let Some(qos) = code.granted_qos() {
                             receiver.subscriptions.push((s.filter.clone(), qos, now));

@@ -177,6 +177,10 @@ impl World {
 
     /// Adds a client that connects at once and keeps reconnecting by its policy.
     /// Returns its index.
+    ///
+    /// # Panics
+    ///
+    /// When `config` is invalid (`Client::new` refuses it): a mistake in the test.
     pub fn add_client(&mut self, config: ClientConfig) -> usize {
         let name = String::from(config.client_id.as_str());
         let mut client = Client::new(config).expect("a valid client configuration");
