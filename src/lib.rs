@@ -19,6 +19,12 @@
 //!   session resumption, reconnection by a [`ReconnectPolicy`], the MQTT 5 features
 //!   (Topic Aliases, enhanced authentication, expiry, manual acknowledgement). Its
 //!   documentation carries the driver loop.
+//! - **server** ([`ServerConnection`]): the server side of one accepted transport, for
+//!   brokers and gateways. The broker answers its requests ([`ServerEvent`]) and hands
+//!   it messages for the client; the connection does the protocol, and holds the
+//!   session and the Will after the transport closes until they are due.
+//! - **sim** (feature `sim`): an in-memory broker on [`ServerConnection`] and a
+//!   simulated network with faults in virtual time, for tests and examples.
 //!
 //! # Time
 //!
@@ -65,11 +71,13 @@
 //! closes the connection ([`DecodeError::reason_code`]): malformed packet (0x81),
 //! protocol error (0x82), packet too large (0x95), unsupported protocol version (0x84).
 //! The [`Client`] turns them into a DISCONNECT with that reason code (5.0) and one
-//! [`Event::Disconnected`]; its `handle_*` inputs never return them. Faults of the
+//! [`Event::Disconnected`], the [`ServerConnection`] into a DISCONNECT and one
+//! [`ServerEvent::Closed`]; their `handle_*` inputs never return them. Faults of the
 //! caller are typed errors of the call that made them ([`EncodeError`], [`TopicError`],
 //! [`StringError`], [`PublishError`], [`SubscribeError`], [`StateError`],
-//! [`ConfigError`], [`AckError`], [`AuthError`], [`RestoreError`]). No input makes the
-//! crate panic.
+//! [`ConfigError`], [`AckError`], [`AuthError`], [`RestoreError`], [`ServerError`];
+//! a broker answer that cannot be applied comes back in [`Unanswered`]). No input makes
+//! the crate panic.
 //!
 //! # Conformance
 //!
@@ -81,6 +89,9 @@
 //!
 //! - `std` (default): `std::error::Error` for the error types. Without it the crate is
 //!   `no_std` and needs only `alloc`.
+//! - `sim`: the `sim` module (in-memory broker, simulated network, soak scenarios).
+//! - `arbitrary`: valid packets built with the `arbitrary` crate, for the `roundtrip`
+//!   fuzz target and its replay test.
 
 #![no_std]
 #![forbid(unsafe_code)]
