@@ -240,3 +240,55 @@ fn user_properties_from_the_wire_keep_order_and_are_shared_not_copied() {
     );
     assert_eq!(up.get("a"), Some("1"));
 }
+
+#[test]
+fn user_properties_split_by_another_property_re_encode_in_canonical_order() {
+    // PUBLISH QoS 0, topic "t", properties: User Property (a, 1), Message Expiry 60,
+    // User Property (b, 2): valid, but not in the canonical order.
+    let wire = [
+        0x30, 0x18, 0x00, 0x01, b't', 0x13, // header, topic, property length 19
+        0x26, 0x00, 0x01, b'a', 0x00, 0x01, b'1', // (a, 1)
+        0x02, 0x00, 0x00, 0x00, 0x3C, // message expiry 60
+        0x26, 0x00, 0x01, b'b', 0x00, 0x01, b'2', // (b, 2)
+        b'x', // payload
+    ];
+    let mut buf = BytesMut::from(&wire[..]);
+    let decoded = Decoder::new(ProtocolVersion::V5)
+        .decode(&mut buf)
+        .unwrap()
+        .unwrap();
+    let Packet::Publish(p) = &decoded else {
+        panic!("{decoded:?}")
+    };
+    assert_eq!(
+        p.properties.user_properties.iter().collect::<Vec<_>>(),
+        [("a", "1"), ("b", "2")]
+    );
+    let canonical = [
+        0x30, 0x18, 0x00, 0x01, b't', 0x13, // header, topic, property length 19
+        0x02, 0x00, 0x00, 0x00, 0x3C, // message expiry first
+        0x26, 0x00, 0x01, b'a', 0x00, 0x01, b'1', // then the user properties, in order
+        0x26, 0x00, 0x01, b'b', 0x00, 0x01, b'2', b'x',
+    ];
+    assert_eq!(&encode(&decoded, ProtocolVersion::V5)[..], &canonical[..]);
+    assert_eq!(decoded.encoded_len(ProtocolVersion::V5), canonical.len());
+}
+
+#[test]
+fn user_properties_in_one_run_re_encode_byte_for_byte() {
+    // Message Expiry, then two User Properties: the canonical order already.
+    let wire = [
+        0x30, 0x18, 0x00, 0x01, b't', 0x13, 0x02, 0x00, 0x00, 0x00, 0x3C, 0x26, 0x00, 0x01, b'a',
+        0x00, 0x01, b'1', 0x26, 0x00, 0x01, b'b', 0x00, 0x01, b'2', b'x',
+    ];
+    let decoded = Decoder::new(ProtocolVersion::V5)
+        .decode(&mut BytesMut::from(&wire[..]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(&encode(&decoded, ProtocolVersion::V5)[..], &wire[..]);
+    let mut head = BytesMut::new();
+    let tail = decoded
+        .encode_vectored(ProtocolVersion::V5, &mut head)
+        .unwrap();
+    assert_eq!([&head[..], &tail[..]].concat(), wire);
+}

@@ -28,7 +28,11 @@ fn round_trip(p: Packet, v: ProtocolVersion) -> Result<(), TestCaseError> {
         .decode(&mut buf)
         .unwrap_or_else(|e| panic!("{e}: {p:?}"));
     prop_assert!(buf.is_empty());
-    prop_assert_eq!(decoded, Some(p));
+    // A decoded packet re-encodes to the same canonical bytes: its User Properties are
+    // written from the received block.
+    let decoded = decoded.unwrap();
+    prop_assert_eq!(encode(&decoded, v), bytes);
+    prop_assert_eq!(decoded, p);
     Ok(())
 }
 

@@ -183,8 +183,13 @@ fn encode_body<'p, P: Body, B: BufMut>(
         });
     }
     // Heads are assembled on the stack and written with one call: a `BufMut` call per
-    // field costs more than zeroing the array.
+    // field costs more than zeroing the array. A small payload joins its head there, so
+    // a small packet is one copy into `buf`.
     // `SliceWriter` needs four bytes of room beyond the head while it writes properties.
+    if !vectored && layout.head + layout.payload + 4 <= 128 {
+        write_small::<P, B>(p, version, layout.remaining, buf);
+        return Ok(None);
+    }
     match layout.head + 4 {
         0..=128 => write_head::<P, B, 128>(p, version, layout.remaining, buf),
         129..=512 => write_head::<P, B, 512>(p, version, layout.remaining, buf),
@@ -237,6 +242,29 @@ fn write_head<P: Body, B: BufMut, const N: usize>(
     w.put_u8(p.first_byte());
     w.put_varint(remaining as u32);
     p.emit(version, &mut w);
+    let len = w.pos;
+    buf.put_slice(&head[..len]);
+}
+
+/// Writes a whole packet of at most 124 bytes with one call into `buf`.
+#[inline(always)]
+fn write_small<P: Body, B: BufMut>(
+    p: &P,
+    version: ProtocolVersion,
+    remaining: usize,
+    buf: &mut B,
+) {
+    let mut head = [0u8; 128];
+    let mut w = SliceWriter {
+        buf: &mut head,
+        pos: 0,
+    };
+    w.put_u8(p.first_byte());
+    w.put_varint(remaining as u32);
+    p.emit(version, &mut w);
+    if let Some(payload) = p.payload() {
+        w.put_slice(payload);
+    }
     let len = w.pos;
     buf.put_slice(&head[..len]);
 }

@@ -349,6 +349,12 @@ pub(crate) struct PropertyReader<'a> {
     packet: PacketType,
     start: usize,
     user_count: usize,
+    /// Where the first User Property starts and the last one ends.
+    user_span: (usize, usize),
+    /// Another property came after a User Property.
+    other_after_user: bool,
+    /// The User Properties are not one run: another property lies between two.
+    users_split: bool,
 }
 
 impl<'a> PropertyReader<'a> {
@@ -363,6 +369,9 @@ impl<'a> PropertyReader<'a> {
             packet,
             start,
             user_count: 0,
+            user_span: (start, start),
+            other_after_user: false,
+            users_split: false,
         })
     }
 
@@ -373,31 +382,46 @@ impl<'a> PropertyReader<'a> {
             // Identifiers are Variable Byte Integers, but all defined ones fit in one
             // byte; a longer form is either an unknown identifier or not minimal, and
             // both are malformed.
+            let at = self.r.position();
             let byte = self.r.u8("property identifier")?;
             let Some(id) = PropertyId::from_byte(byte) else {
                 return Err(DecodeError::UnknownProperty(byte));
             };
             if id != PropertyId::UserProperty {
+                self.other_after_user |= self.user_count > 0;
                 return Ok(Some(id));
             }
             // [MQTT-1.5.7-1]: name and value both follow the string rules.
             self.r.str_slice("user property name")?;
             self.r.str_slice("user property value")?;
+            if self.user_count == 0 {
+                self.user_span.0 = at;
+            }
+            self.users_split |= self.other_after_user;
+            self.user_span.1 = self.r.position();
             self.user_count += 1;
         }
         Ok(None)
     }
 
-    /// The User Properties seen, as a view of the block.
+    /// The User Properties seen, as a view of the block: of their own run when nothing
+    /// lies between them (the canonical order keeps them together), so re-encoding
+    /// them is one copy; of the whole block otherwise.
     #[inline]
     pub(crate) fn finish(self) -> UserProperties {
         if self.user_count == 0 {
             return UserProperties::new();
         }
-        UserProperties::from_wire(
-            self.r.slice_between(self.start, self.r.position()),
-            self.user_count,
-        )
+        if self.users_split {
+            UserProperties::from_wire(
+                self.r.slice_between(self.start, self.r.position()),
+                self.user_count,
+                false,
+            )
+        } else {
+            let (start, end) = self.user_span;
+            UserProperties::from_wire(self.r.slice_between(start, end), self.user_count, true)
+        }
     }
 
     /// The error for a property this packet type may not carry.

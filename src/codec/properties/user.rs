@@ -33,10 +33,11 @@ enum Repr {
     #[default]
     Empty,
     /// A validated property block in which `count` User Properties occur, possibly
-    /// among other properties.
+    /// among other properties; `only_users` when the block holds nothing else.
     Wire {
         block: Bytes,
         count: usize,
+        only_users: bool,
     },
     List(Vec<(MqttString, MqttString)>),
 }
@@ -47,11 +48,16 @@ impl UserProperties {
         UserProperties { repr: Repr::Empty }
     }
 
-    /// A view of a validated property block holding `count` User Properties.
+    /// A view of a validated property block holding `count` User Properties, and
+    /// nothing else when `only_users`.
     #[inline]
-    pub(crate) fn from_wire(block: Bytes, count: usize) -> Self {
+    pub(crate) fn from_wire(block: Bytes, count: usize, only_users: bool) -> Self {
         UserProperties {
-            repr: Repr::Wire { block, count },
+            repr: Repr::Wire {
+                block,
+                count,
+                only_users,
+            },
         }
     }
 
@@ -126,6 +132,16 @@ impl UserProperties {
     }
 
     pub(crate) fn emit<S: Sink>(&self, s: &mut S) {
+        if let Repr::Wire {
+            block,
+            only_users: true,
+            ..
+        } = &self.repr
+        {
+            // Already the canonical form of these properties.
+            s.put_slice(block);
+            return;
+        }
         for (name, value) in self.iter_raw() {
             s.put_u8(PropertyId::UserProperty as u8);
             s.put_prefixed(name);
