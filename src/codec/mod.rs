@@ -248,12 +248,7 @@ fn write_head<P: Body, B: BufMut, const N: usize>(
 
 /// Writes a whole packet of at most 124 bytes with one call into `buf`.
 #[inline(always)]
-fn write_small<P: Body, B: BufMut>(
-    p: &P,
-    version: ProtocolVersion,
-    remaining: usize,
-    buf: &mut B,
-) {
+fn write_small<P: Body, B: BufMut>(p: &P, version: ProtocolVersion, remaining: usize, buf: &mut B) {
     let mut head = [0u8; 128];
     let mut w = SliceWriter {
         buf: &mut head,
