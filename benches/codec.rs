@@ -8,14 +8,15 @@
 //!   holds `BATCH` back-to-back copies, as a connection's buffer does. Filling the
 //!   buffer and dropping the decoded packets are outside the timed region (criterion's
 //!   `iter_batched` convention); mqttrs decodes borrowed packets from the same bytes.
-//! - Encode rows write into a buffer with enough capacity, cleared each iteration.
+//! - Encode rows write into a buffer with enough capacity, cleared each iteration; each
+//!   batch of iterations places it at another offset.
 //!
 //! `python3 benches/report.py` prints the medians of the last run as a table with the
 //! ratios the codec issue sets as targets.
 
 #![allow(missing_docs, clippy::disallowed_methods)] // a bench measures wall time
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mqtt_sansio::{
     Connect, Decoder, MqttString, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec,
@@ -255,6 +256,49 @@ fn decode_rows(
     g.finish();
 }
 
+/// Times `encode` writing one packet per iteration into a buffer cleared each time.
+/// Like [`time_buffered`], each batch moves the buffer to another offset, so no row is
+/// measured at only one alignment of source and destination.
+fn time_encoding(iters: u64, capacity: usize, mut encode: impl FnMut(&mut BytesMut)) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    let mut shift = 0;
+    while left > 0 {
+        let n = left.min(BATCH as u64);
+        shift = (shift + 13) % 64;
+        let mut out = BytesMut::with_capacity(64 + capacity);
+        out.put_bytes(0, shift);
+        out.advance(shift);
+        let start = Instant::now();
+        for _ in 0..n {
+            out.clear();
+            encode(black_box(&mut out));
+        }
+        total += start.elapsed();
+        left -= n;
+    }
+    total
+}
+
+/// The same for mqttrs, which encodes into a byte slice.
+fn time_mqttrs_encoding(iters: u64, capacity: usize, packet: &mqttrs::Packet<'_>) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    let mut shift = 0;
+    while left > 0 {
+        let n = left.min(BATCH as u64);
+        shift = (shift + 13) % 64;
+        let mut out = vec![0u8; 64 + capacity];
+        let start = Instant::now();
+        for _ in 0..n {
+            black_box(mqttrs::encode_slice(black_box(packet), &mut out[shift..]).unwrap());
+        }
+        total += start.elapsed();
+        left -= n;
+    }
+    total
+}
+
 /// The encode rows for one packet, each crate encoding what it decoded from the bytes.
 fn encode_rows(
     c: &mut Criterion,
@@ -264,50 +308,53 @@ fn encode_rows(
     v5_bytes: &[u8],
 ) {
     let mut g = c.benchmark_group(format!("encode/{group}"));
-    let mut out = BytesMut::with_capacity(v5_bytes.len().max(v4_bytes.map_or(0, <[u8]>::len)) + 64);
+    let capacity = v5_bytes.len().max(v4_bytes.map_or(0, <[u8]>::len));
     if let Some(bytes) = v4_bytes {
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         let ours = ours_decode(V4)(&mut BytesMut::from(bytes));
         g.bench_function(BenchmarkId::new("v311/mqtt-sansio", param), |b| {
-            b.iter(|| {
-                out.clear();
-                black_box(&ours).encode(V4, &mut out).unwrap();
-            })
+            b.iter_custom(|n| time_encoding(n, capacity, |out| ours.encode(V4, out).unwrap()))
         });
         let theirs = rumqttc_v4_decode(&mut BytesMut::from(bytes));
         g.bench_function(BenchmarkId::new("v311/rumqttc", param), |b| {
-            b.iter(|| {
-                out.clear();
-                match black_box(&theirs) {
-                    rv4::Packet::Publish(p) => p.write(&mut out).unwrap(),
-                    rv4::Packet::Subscribe(p) => p.write(&mut out).unwrap(),
-                    other => other.write(&mut out, usize::MAX).unwrap(),
-                }
+            b.iter_custom(|n| {
+                time_encoding(n, capacity, |out| match &theirs {
+                    rv4::Packet::Publish(p) => {
+                        p.write(out).unwrap();
+                    }
+                    rv4::Packet::Subscribe(p) => {
+                        p.write(out).unwrap();
+                    }
+                    other => {
+                        other.write(out, usize::MAX).unwrap();
+                    }
+                })
             })
         });
         let borrowed = mqttrs_decode(bytes);
-        let mut slice = vec![0u8; bytes.len() + 64];
         g.bench_function(BenchmarkId::new("v311/mqttrs", param), |b| {
-            b.iter(|| mqttrs::encode_slice(black_box(&borrowed), &mut slice).unwrap())
+            b.iter_custom(|n| time_mqttrs_encoding(n, capacity, &borrowed))
         });
     }
     g.throughput(Throughput::Bytes(v5_bytes.len() as u64));
     let ours = ours_decode(V5)(&mut BytesMut::from(v5_bytes));
     g.bench_function(BenchmarkId::new("v5/mqtt-sansio", param), |b| {
-        b.iter(|| {
-            out.clear();
-            black_box(&ours).encode(V5, &mut out).unwrap();
-        })
+        b.iter_custom(|n| time_encoding(n, capacity, |out| ours.encode(V5, out).unwrap()))
     });
     let theirs = rumqttc_v5_decode(&mut BytesMut::from(v5_bytes));
     g.bench_function(BenchmarkId::new("v5/rumqttc", param), |b| {
-        b.iter(|| {
-            out.clear();
-            match black_box(&theirs) {
-                rv5::Packet::Publish(p) => p.write(&mut out).unwrap(),
-                rv5::Packet::Subscribe(p) => p.write(&mut out).unwrap(),
-                other => other.write(&mut out, None).unwrap(),
-            }
+        b.iter_custom(|n| {
+            time_encoding(n, capacity, |out| match &theirs {
+                rv5::Packet::Publish(p) => {
+                    p.write(out).unwrap();
+                }
+                rv5::Packet::Subscribe(p) => {
+                    p.write(out).unwrap();
+                }
+                other => {
+                    other.write(out, None).unwrap();
+                }
+            })
         })
     });
     g.finish();
@@ -447,10 +494,41 @@ fn packet_len(bytes: &[u8]) -> usize {
     }
 }
 
+/// What one zero-copy field of a decoded packet costs before any decoding: a `Bytes`
+/// handle onto the shared receive buffer is a reference count increment (its drop, a
+/// decrement, falls outside the timed region as in the decode rows). A PUBLISH takes
+/// two (topic, payload), a SUBSCRIBE one per filter; a decoder that lends `&[u8]`, like
+/// mqttrs, takes none.
+fn baseline_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("baseline/shared_bytes_handle");
+    let mut buf = BytesMut::from(&[0xA5u8; 256][..]);
+    let shared = buf.split_to(128).freeze(); // shared with `buf`, as a decoded frame is
+    let mut out = Vec::with_capacity(BATCH);
+    g.bench_function(BenchmarkId::new("any/bytes", "slice"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(BATCH as u64);
+                let start = Instant::now();
+                for _ in 0..n {
+                    out.push(black_box(&shared).slice(2..40));
+                }
+                total += start.elapsed();
+                out.clear();
+                left -= n;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     publish_benches,
     control_packet_benches,
-    stream_benches
+    stream_benches,
+    baseline_benches
 );
 criterion_main!(benches);

@@ -50,4 +50,7 @@ if "16B" in vec and "64KiB" in vec:
     failures += not met
     print(f"\nVectored encode, v5 PUBLISH QoS 1: 16 B {fmt(vec['16B'])}, 64 KiB {fmt(vec['64KiB'])}"
           f" (64 KiB no slower than 16 B, within 5% noise: {'yes' if met else 'NO'})")
+for (group, version, size), r in sorted(rows.items()):
+    if group.startswith("baseline/"):
+        print(f"\nBaseline {group.split('/', 1)[1]} ({size}): {fmt(r.get('bytes'))}")
 print(f"\n{failures} target(s) missed")

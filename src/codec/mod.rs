@@ -187,13 +187,13 @@ fn encode_body<'p, P: Body, B: BufMut>(
     // a small packet is one copy into `buf`.
     // `SliceWriter` needs four bytes of room beyond the head while it writes properties.
     if !vectored && layout.head + layout.payload + 4 <= 128 {
-        write_small::<P, B>(p, version, layout.remaining, buf);
+        write_head::<P, B, 128>(p, version, layout.remaining, buf, true);
         return Ok(None);
     }
     match layout.head + 4 {
-        0..=128 => write_head::<P, B, 128>(p, version, layout.remaining, buf),
-        129..=512 => write_head::<P, B, 512>(p, version, layout.remaining, buf),
-        513..=2048 => write_head::<P, B, 2048>(p, version, layout.remaining, buf),
+        0..=128 => write_head::<P, B, 128>(p, version, layout.remaining, buf, false),
+        129..=512 => write_head::<P, B, 512>(p, version, layout.remaining, buf, false),
+        513..=2048 => write_head::<P, B, 2048>(p, version, layout.remaining, buf, false),
         _ => {
             let mut w = Writer(&mut *buf);
             w.put_u8(p.first_byte());
@@ -227,12 +227,15 @@ pub(crate) fn encoded_len_of<P: Body>(p: &P, version: ProtocolVersion) -> usize 
     l.head + l.payload
 }
 
+/// Writes the head of `p`, and its payload too when `with_payload`, assembled in an
+/// array of `N` bytes, with one call into `buf`.
 #[inline(always)]
 fn write_head<P: Body, B: BufMut, const N: usize>(
     p: &P,
     version: ProtocolVersion,
     remaining: usize,
     buf: &mut B,
+    with_payload: bool,
 ) {
     let mut head = [0u8; N];
     let mut w = SliceWriter {
@@ -242,22 +245,7 @@ fn write_head<P: Body, B: BufMut, const N: usize>(
     w.put_u8(p.first_byte());
     w.put_varint(remaining as u32);
     p.emit(version, &mut w);
-    let len = w.pos;
-    buf.put_slice(&head[..len]);
-}
-
-/// Writes a whole packet of at most 124 bytes with one call into `buf`.
-#[inline(always)]
-fn write_small<P: Body, B: BufMut>(p: &P, version: ProtocolVersion, remaining: usize, buf: &mut B) {
-    let mut head = [0u8; 128];
-    let mut w = SliceWriter {
-        buf: &mut head,
-        pos: 0,
-    };
-    w.put_u8(p.first_byte());
-    w.put_varint(remaining as u32);
-    p.emit(version, &mut w);
-    if let Some(payload) = p.payload() {
+    if let Some(payload) = p.payload().filter(|_| with_payload) {
         w.put_slice(payload);
     }
     let len = w.pos;
