@@ -9,7 +9,8 @@
 //!   buffer and dropping the decoded packets are outside the timed region (criterion's
 //!   `iter_batched` convention); mqttrs decodes borrowed packets from the same bytes.
 //! - Encode rows write into a buffer with enough capacity, cleared each iteration; each
-//!   batch of iterations places it at another offset.
+//!   batch of iterations places it at another offset and encodes another of four copies
+//!   of the packet, decoded from the bytes at four offsets.
 //!
 //! `python3 benches/report.py` prints the medians of the last run as a table with the
 //! ratios the codec issue sets as targets.
@@ -256,14 +257,39 @@ fn decode_rows(
     g.finish();
 }
 
-/// Times `encode` writing one packet per iteration into a buffer cleared each time.
-/// Like [`time_buffered`], each batch moves the buffer to another offset, so no row is
-/// measured at only one alignment of source and destination.
-fn time_encoding(iters: u64, capacity: usize, mut encode: impl FnMut(&mut BytesMut)) -> Duration {
+/// How many copies of each packet the encode rows take turns with, each decoded from
+/// the bytes at another offset, so the payload a row copies sits at several alignments.
+const SOURCES: usize = 4;
+
+/// `bytes` at `SOURCES` offsets 16 bytes apart (heap blocks are 16-byte aligned), each
+/// in a buffer of its own.
+fn sources(bytes: &[u8]) -> Vec<BytesMut> {
+    (0..SOURCES)
+        .map(|i| {
+            let mut buf = BytesMut::with_capacity(16 * i + bytes.len());
+            buf.put_bytes(0, 16 * i);
+            buf.extend_from_slice(bytes);
+            buf.advance(16 * i);
+            buf
+        })
+        .collect()
+}
+
+/// Times `encode` writing one packet per iteration into a buffer cleared each time;
+/// `encode` gets the batch's source index. Like [`time_buffered`], each batch moves the
+/// buffer to another offset, so no row is measured at only one alignment of source and
+/// destination.
+fn time_encoding(
+    iters: u64,
+    capacity: usize,
+    mut encode: impl FnMut(&mut BytesMut, usize),
+) -> Duration {
     let mut total = Duration::ZERO;
     let mut left = iters;
     let mut shift = 0;
+    let mut batch = 0;
     while left > 0 {
+        batch += 1;
         let n = left.min(BATCH as u64);
         shift = (shift + 13) % 64;
         let mut out = BytesMut::with_capacity(64 + capacity);
@@ -272,7 +298,7 @@ fn time_encoding(iters: u64, capacity: usize, mut encode: impl FnMut(&mut BytesM
         let start = Instant::now();
         for _ in 0..n {
             out.clear();
-            encode(black_box(&mut out));
+            encode(black_box(&mut out), batch % SOURCES);
         }
         total += start.elapsed();
         left -= n;
@@ -281,11 +307,14 @@ fn time_encoding(iters: u64, capacity: usize, mut encode: impl FnMut(&mut BytesM
 }
 
 /// The same for mqttrs, which encodes into a byte slice.
-fn time_mqttrs_encoding(iters: u64, capacity: usize, packet: &mqttrs::Packet<'_>) -> Duration {
+fn time_mqttrs_encoding(iters: u64, capacity: usize, packets: &[mqttrs::Packet<'_>]) -> Duration {
     let mut total = Duration::ZERO;
     let mut left = iters;
     let mut shift = 0;
+    let mut batch = 0;
     while left > 0 {
+        batch += 1;
+        let packet = &packets[batch % SOURCES];
         let n = left.min(BATCH as u64);
         shift = (shift + 13) % 64;
         let mut out = vec![0u8; 64 + capacity];
@@ -311,14 +340,14 @@ fn encode_rows(
     let capacity = v5_bytes.len().max(v4_bytes.map_or(0, <[u8]>::len));
     if let Some(bytes) = v4_bytes {
         g.throughput(Throughput::Bytes(bytes.len() as u64));
-        let ours = ours_decode(V4)(&mut BytesMut::from(bytes));
+        let ours: Vec<Packet> = sources(bytes).iter_mut().map(ours_decode(V4)).collect();
         g.bench_function(BenchmarkId::new("v311/mqtt-sansio", param), |b| {
-            b.iter_custom(|n| time_encoding(n, capacity, |out| ours.encode(V4, out).unwrap()))
+            b.iter_custom(|n| time_encoding(n, capacity, |out, i| ours[i].encode(V4, out).unwrap()))
         });
-        let theirs = rumqttc_v4_decode(&mut BytesMut::from(bytes));
+        let theirs: Vec<rv4::Packet> = sources(bytes).iter_mut().map(rumqttc_v4_decode).collect();
         g.bench_function(BenchmarkId::new("v311/rumqttc", param), |b| {
             b.iter_custom(|n| {
-                time_encoding(n, capacity, |out| match &theirs {
+                time_encoding(n, capacity, |out, i| match &theirs[i] {
                     rv4::Packet::Publish(p) => {
                         p.write(out).unwrap();
                     }
@@ -331,20 +360,24 @@ fn encode_rows(
                 })
             })
         });
-        let borrowed = mqttrs_decode(bytes);
+        let slices = sources(bytes);
+        let borrowed: Vec<_> = slices.iter().map(|b| mqttrs_decode(b)).collect();
         g.bench_function(BenchmarkId::new("v311/mqttrs", param), |b| {
             b.iter_custom(|n| time_mqttrs_encoding(n, capacity, &borrowed))
         });
     }
     g.throughput(Throughput::Bytes(v5_bytes.len() as u64));
-    let ours = ours_decode(V5)(&mut BytesMut::from(v5_bytes));
+    let ours: Vec<Packet> = sources(v5_bytes).iter_mut().map(ours_decode(V5)).collect();
     g.bench_function(BenchmarkId::new("v5/mqtt-sansio", param), |b| {
-        b.iter_custom(|n| time_encoding(n, capacity, |out| ours.encode(V5, out).unwrap()))
+        b.iter_custom(|n| time_encoding(n, capacity, |out, i| ours[i].encode(V5, out).unwrap()))
     });
-    let theirs = rumqttc_v5_decode(&mut BytesMut::from(v5_bytes));
+    let theirs: Vec<rv5::Packet> = sources(v5_bytes)
+        .iter_mut()
+        .map(rumqttc_v5_decode)
+        .collect();
     g.bench_function(BenchmarkId::new("v5/rumqttc", param), |b| {
         b.iter_custom(|n| {
-            time_encoding(n, capacity, |out| match &theirs {
+            time_encoding(n, capacity, |out, i| match &theirs[i] {
                 rv5::Packet::Publish(p) => {
                     p.write(out).unwrap();
                 }

@@ -155,3 +155,29 @@ proptest! {
         }
     }
 }
+
+/// A SUBSCRIBE of one filter, written by hand so that invalid filters can be sent.
+fn subscribe_bytes(filter: &[u8], v5: bool) -> Vec<u8> {
+    let mut body = vec![0x00, 0x01];
+    if v5 {
+        body.push(0x00); // no properties
+    }
+    body.extend_from_slice(&(filter.len() as u16).to_be_bytes());
+    body.extend_from_slice(filter);
+    body.push(0x01);
+    let mut bytes = vec![0x82, body.len() as u8];
+    bytes.extend(body);
+    bytes
+}
+
+proptest! {
+    /// The decoder skips the wildcard placement pass for filters the string scan found
+    /// free of wildcards; it must still accept exactly the filters `TopicFilter` accepts.
+    #[test]
+    fn decoded_subscribe_filters_follow_the_topic_filter_rules(filter in "[a/+#$share]{0,24}") {
+        let bytes = subscribe_bytes(filter.as_bytes(), true);
+        let decoded = Decoder::new(ProtocolVersion::V5).decode(&mut BytesMut::from(&bytes[..]));
+        let valid = mqtt_sansio::TopicFilter::try_from(filter.as_str()).is_ok();
+        prop_assert_eq!(decoded.is_ok(), valid, "{:?} {:?}", filter, decoded);
+    }
+}
