@@ -139,13 +139,9 @@ pub(crate) fn read_filter(
     version: ProtocolVersion,
 ) -> Result<TopicFilter, DecodeError> {
     let field = "topic filter";
-    let (raw, scanned) = r.string_bytes(field)?;
-    // Without '+' or '#' only emptiness and the shared form are left to check.
-    let shared_rules = version.is_v5();
-    if scanned.has_wildcard || raw.is_empty() || (shared_rules && raw.starts_with(b"$share/")) {
-        topic::check_filter_structure(&raw, shared_rules)
-            .map_err(DecodeError::InvalidTopicFilter)?;
-    }
+    let (raw, _) = r.string_bytes(field)?;
+    topic::check_filter_structure(&raw, version.is_v5())
+        .map_err(DecodeError::InvalidTopicFilter)?;
     Ok(TopicFilter::from_checked(MqttString::from_checked(raw)))
 }
 
