@@ -226,6 +226,34 @@ fn mqttrs_decode(bytes: &[u8]) -> mqttrs::Packet<'_> {
     mqttrs::decode_slice(bytes).unwrap().unwrap()
 }
 
+/// rumqttc's encoder for each version: PUBLISH and SUBSCRIBE through their own `write`
+/// (the packet-level one takes a size limit).
+trait RumqttcWrite {
+    fn write_to(&self, out: &mut BytesMut);
+}
+
+impl RumqttcWrite for rv4::Packet {
+    fn write_to(&self, out: &mut BytesMut) {
+        match self {
+            rv4::Packet::Publish(p) => p.write(out),
+            rv4::Packet::Subscribe(p) => p.write(out),
+            other => other.write(out, usize::MAX),
+        }
+        .unwrap();
+    }
+}
+
+impl RumqttcWrite for rv5::Packet {
+    fn write_to(&self, out: &mut BytesMut) {
+        match self {
+            rv5::Packet::Publish(p) => p.write(out),
+            rv5::Packet::Subscribe(p) => p.write(out),
+            other => other.write(out, None),
+        }
+        .unwrap();
+    }
+}
+
 /// The decode rows for one packet: ours and rumqttc for both versions, mqttrs for 3.1.1.
 fn decode_rows(
     c: &mut Criterion,
@@ -275,6 +303,21 @@ fn sources(bytes: &[u8]) -> Vec<BytesMut> {
         .collect()
 }
 
+/// Runs `iters` iterations in batches of `BATCH`: `batch(source, shift, n)` times `n`
+/// of them, with its output buffer `shift` bytes (0 to 63) into its allocation and the
+/// packet copy `source` (of `SOURCES`).
+fn in_batches(iters: u64, mut batch: impl FnMut(usize, usize, u64) -> Duration) -> Duration {
+    let (mut total, mut left, mut shift, mut index) = (Duration::ZERO, iters, 0, 0);
+    while left > 0 {
+        index += 1;
+        let n = left.min(BATCH as u64);
+        shift = (shift + 13) % 64;
+        total += batch(index % SOURCES, shift, n);
+        left -= n;
+    }
+    total
+}
+
 /// Times `encode` writing one packet per iteration into a buffer cleared each time;
 /// `encode` gets the batch's source index. Like [`time_buffered`], each batch moves the
 /// buffer to another offset, so no row is measured at only one alignment of source and
@@ -284,48 +327,30 @@ fn time_encoding(
     capacity: usize,
     mut encode: impl FnMut(&mut BytesMut, usize),
 ) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    let mut shift = 0;
-    let mut batch = 0;
-    while left > 0 {
-        batch += 1;
-        let n = left.min(BATCH as u64);
-        shift = (shift + 13) % 64;
+    in_batches(iters, |source, shift, n| {
         let mut out = BytesMut::with_capacity(64 + capacity);
         out.put_bytes(0, shift);
         out.advance(shift);
         let start = Instant::now();
         for _ in 0..n {
             out.clear();
-            encode(black_box(&mut out), batch % SOURCES);
+            encode(black_box(&mut out), source);
         }
-        total += start.elapsed();
-        left -= n;
-    }
-    total
+        start.elapsed()
+    })
 }
 
 /// The same for mqttrs, which encodes into a byte slice.
 fn time_mqttrs_encoding(iters: u64, capacity: usize, packets: &[mqttrs::Packet<'_>]) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    let mut shift = 0;
-    let mut batch = 0;
-    while left > 0 {
-        batch += 1;
-        let packet = &packets[batch % SOURCES];
-        let n = left.min(BATCH as u64);
-        shift = (shift + 13) % 64;
+    in_batches(iters, |source, shift, n| {
         let mut out = vec![0u8; 64 + capacity];
         let start = Instant::now();
         for _ in 0..n {
-            black_box(mqttrs::encode_slice(black_box(packet), &mut out[shift..]).unwrap());
+            let packet = black_box(&packets[source]);
+            black_box(mqttrs::encode_slice(packet, &mut out[shift..]).unwrap());
         }
-        total += start.elapsed();
-        left -= n;
-    }
-    total
+        start.elapsed()
+    })
 }
 
 /// The encode rows for one packet, each crate encoding what it decoded from the bytes.
@@ -346,19 +371,7 @@ fn encode_rows(
         });
         let theirs: Vec<rv4::Packet> = sources(bytes).iter_mut().map(rumqttc_v4_decode).collect();
         g.bench_function(BenchmarkId::new("v311/rumqttc", param), |b| {
-            b.iter_custom(|n| {
-                time_encoding(n, capacity, |out, i| match &theirs[i] {
-                    rv4::Packet::Publish(p) => {
-                        p.write(out).unwrap();
-                    }
-                    rv4::Packet::Subscribe(p) => {
-                        p.write(out).unwrap();
-                    }
-                    other => {
-                        other.write(out, usize::MAX).unwrap();
-                    }
-                })
-            })
+            b.iter_custom(|n| time_encoding(n, capacity, |out, i| theirs[i].write_to(out)))
         });
         let slices = sources(bytes);
         let borrowed: Vec<_> = slices.iter().map(|b| mqttrs_decode(b)).collect();
@@ -376,19 +389,7 @@ fn encode_rows(
         .map(rumqttc_v5_decode)
         .collect();
     g.bench_function(BenchmarkId::new("v5/rumqttc", param), |b| {
-        b.iter_custom(|n| {
-            time_encoding(n, capacity, |out, i| match &theirs[i] {
-                rv5::Packet::Publish(p) => {
-                    p.write(out).unwrap();
-                }
-                rv5::Packet::Subscribe(p) => {
-                    p.write(out).unwrap();
-                }
-                other => {
-                    other.write(out, None).unwrap();
-                }
-            })
-        })
+        b.iter_custom(|n| time_encoding(n, capacity, |out, i| theirs[i].write_to(out)))
     });
     g.finish();
 }

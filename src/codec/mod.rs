@@ -187,11 +187,7 @@ fn encode_body<'p, P: Body, B: BufMut>(
     // a small packet is one copy into `buf`.
     // `SliceWriter` needs four bytes of room beyond the head while it writes properties.
     if !vectored && layout.head + layout.payload + 4 <= 128 {
-        if layout.head + layout.payload + 4 <= 64 {
-            write_head::<P, B, 64>(p, version, layout.remaining, buf, true);
-        } else {
-            write_head::<P, B, 128>(p, version, layout.remaining, buf, true);
-        }
+        write_head::<P, B, 128>(p, version, layout.remaining, buf, true);
         return Ok(None);
     }
     match layout.head + 4 {
