@@ -351,10 +351,9 @@ pub(crate) struct PropertyReader<'a> {
     user_count: usize,
     /// Where the first User Property starts and the last one ends.
     user_span: (usize, usize),
-    /// Another property came after a User Property.
-    other_after_user: bool,
-    /// The User Properties are not one run: another property lies between two.
-    users_split: bool,
+    /// The bytes the User Properties take: the span's length exactly when nothing
+    /// else lies between them.
+    user_len: usize,
 }
 
 impl<'a> PropertyReader<'a> {
@@ -370,8 +369,7 @@ impl<'a> PropertyReader<'a> {
             start,
             user_count: 0,
             user_span: (start, start),
-            other_after_user: false,
-            users_split: false,
+            user_len: 0,
         })
     }
 
@@ -388,7 +386,6 @@ impl<'a> PropertyReader<'a> {
                 return Err(DecodeError::UnknownProperty(byte));
             };
             if id != PropertyId::UserProperty {
-                self.other_after_user |= self.user_count > 0;
                 return Ok(Some(id));
             }
             // [MQTT-1.5.7-1]: name and value both follow the string rules.
@@ -397,8 +394,8 @@ impl<'a> PropertyReader<'a> {
             if self.user_count == 0 {
                 self.user_span.0 = at;
             }
-            self.users_split |= self.other_after_user;
             self.user_span.1 = self.r.position();
+            self.user_len += self.user_span.1 - at;
             self.user_count += 1;
         }
         Ok(None)
@@ -412,16 +409,14 @@ impl<'a> PropertyReader<'a> {
         if self.user_count == 0 {
             return UserProperties::new();
         }
-        if self.users_split {
-            UserProperties::from_wire(
-                self.r.slice_between(self.start, self.r.position()),
-                self.user_count,
-                false,
-            )
+        let (start, end) = self.user_span;
+        let one_run = end - start == self.user_len;
+        let (start, end) = if one_run {
+            (start, end)
         } else {
-            let (start, end) = self.user_span;
-            UserProperties::from_wire(self.r.slice_between(start, end), self.user_count, true)
-        }
+            (self.start, self.r.position())
+        };
+        UserProperties::from_wire(self.r.slice_between(start, end), self.user_count, one_run)
     }
 
     /// The error for a property this packet type may not carry.
